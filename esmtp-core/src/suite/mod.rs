@@ -1,0 +1,175 @@
+//! Cipher suites and their chunk ciphers (SPEC.md section 5).
+//!
+//! Each chunk is sealed and opened on its own (its nonce or IV comes from its index), so a caller
+//! may process chunks in parallel; the streaming adapters in this crate process them in order.
+
+mod chacha;
+mod des_md5;
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::OpenError;
+use crate::key::{EnvelopeId, MessageKey};
+
+pub(crate) use des_md5::DIGEST_LEN;
+
+/// Plaintext bytes per chunk (SPEC.md section 5: `C = 65536`).
+pub const CHUNK_SIZE: usize = 64 * 1024;
+
+/// Authentication tag or MAC length appended to each chunk, in both suites.
+pub(crate) const TAG_LEN: usize = 16;
+
+/// The cipher suite of an envelope.
+///
+/// The default is the modern AEAD suite. The paper's suite has to be named explicitly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Suite {
+    /// ChaCha20-Poly1305 (RFC 8439) in 64 KiB STREAM chunks, keys from HKDF-SHA256. The default.
+    #[default]
+    ChaCha20Poly1305,
+    /// **Legacy strength.** The paper's scheme: a random DES key and random number (IV), DES-CBC
+    /// with PKCS#7 padding, and the MD5 digest of the message, with HMAC-MD5 on every chunk.
+    ///
+    /// DES has a 56-bit key that can be brute-forced with modest hardware, and MD5 collisions are
+    /// practical. Use it only to interoperate with, or study, the scheme of the paper.
+    LegacyDesCbcMd5,
+}
+
+impl Suite {
+    /// Every suite this library implements, default first.
+    pub const ALL: [Suite; 2] = [Suite::ChaCha20Poly1305, Suite::LegacyDesCbcMd5];
+
+    /// The suite byte in the header.
+    pub fn id(self) -> u8 {
+        match self {
+            Suite::ChaCha20Poly1305 => 0x01,
+            Suite::LegacyDesCbcMd5 => 0x02,
+        }
+    }
+
+    /// The suite for a header byte.
+    pub fn from_id(id: u8) -> Option<Suite> {
+        match id {
+            0x01 => Some(Suite::ChaCha20Poly1305),
+            0x02 => Some(Suite::LegacyDesCbcMd5),
+            _ => None,
+        }
+    }
+
+    /// The suite's name: `chacha20-poly1305` or `des-cbc-md5`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Suite::ChaCha20Poly1305 => "chacha20-poly1305",
+            Suite::LegacyDesCbcMd5 => "des-cbc-md5",
+        }
+    }
+
+    /// Whether the suite is of legacy (breakable) strength.
+    pub fn is_legacy(self) -> bool {
+        matches!(self, Suite::LegacyDesCbcMd5)
+    }
+
+    /// Size of a full chunk on the wire.
+    pub(crate) fn wire_chunk_len(self) -> usize {
+        match self {
+            Suite::ChaCha20Poly1305 => CHUNK_SIZE + TAG_LEN,
+            Suite::LegacyDesCbcMd5 => CHUNK_SIZE + 8 + TAG_LEN,
+        }
+    }
+}
+
+impl fmt::Display for Suite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The name did not match any suite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownSuite;
+
+impl fmt::Display for UnknownSuite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("unknown cipher suite (expected chacha20-poly1305 or des-cbc-md5)")
+    }
+}
+
+impl std::error::Error for UnknownSuite {}
+
+impl FromStr for Suite {
+    type Err = UnknownSuite;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Suite::ALL
+            .into_iter()
+            .find(|suite| suite.name() == s)
+            .ok_or(UnknownSuite)
+    }
+}
+
+/// A suite's chunk cipher, keyed for one envelope.
+pub(crate) enum ChunkCipher {
+    ChaCha(chacha::ChaChaChunks),
+    Des(des_md5::DesChunks),
+}
+
+impl ChunkCipher {
+    /// Key the cipher; `None` when a `des-cbc-md5` key breaks SPEC.md section 2's rules.
+    pub(crate) fn new(suite: Suite, key: &MessageKey, id: &EnvelopeId) -> Option<Self> {
+        match suite {
+            Suite::ChaCha20Poly1305 => {
+                Some(ChunkCipher::ChaCha(chacha::ChaChaChunks::new(key, id)))
+            }
+            Suite::LegacyDesCbcMd5 => des_md5::DesChunks::new(key).map(ChunkCipher::Des),
+        }
+    }
+
+    /// Append the wire form of chunk `index` to `out`.
+    pub(crate) fn seal_chunk(&self, index: u64, last: bool, plaintext: &[u8], out: &mut Vec<u8>) {
+        match self {
+            ChunkCipher::ChaCha(c) => c.seal(index, last, plaintext, out),
+            ChunkCipher::Des(c) => c.seal(index, last, plaintext, out),
+        }
+    }
+
+    /// Authenticate and decrypt chunk `index`, appending its plaintext to `out`.
+    ///
+    /// On failure `out` is left as it was: nothing unauthenticated is ever appended.
+    pub(crate) fn open_chunk(
+        &self,
+        index: u64,
+        last: bool,
+        wire: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), OpenError> {
+        let start = out.len();
+        let result = match self {
+            ChunkCipher::ChaCha(c) => c.open(index, last, wire, out),
+            ChunkCipher::Des(c) => c.open(index, last, wire, out),
+        };
+        if result.is_err() {
+            zeroize::Zeroize::zeroize(&mut out[start..]);
+            out.truncate(start);
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_default_is_modern() {
+        for suite in Suite::ALL {
+            assert_eq!(suite.name().parse::<Suite>(), Ok(suite));
+            assert_eq!(Suite::from_id(suite.id()), Some(suite));
+        }
+        assert_eq!(Suite::default(), Suite::ChaCha20Poly1305);
+        assert!(!Suite::default().is_legacy());
+        assert_eq!("des".parse::<Suite>(), Err(UnknownSuite));
+        assert_eq!(Suite::from_id(0), None);
+    }
+}

@@ -31,6 +31,11 @@ impl KeySlip {
         self.id
     }
 
+    /// The message key this slip carries (the holder of a slip may open the envelope anyway).
+    pub fn message_key(&self) -> &MessageKey {
+        &self.key
+    }
+
     /// The text token (`ESMTP-SLIP-1...`, Bech32 with checksum) to deliver to the receiver.
     pub fn to_token(&self) -> zeroize::Zeroizing<String> {
         let mut data = zeroize::Zeroizing::new([0u8; 16 + MESSAGE_KEY_LEN]);

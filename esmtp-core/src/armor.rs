@@ -20,9 +20,7 @@ pub fn armor(envelope: &[u8]) -> String {
     let mut out = Vec::with_capacity(envelope.len() * 4 / 3 + envelope.len() / LINE_BYTES + 80);
     let mut writer = ArmorWriter::new(&mut out);
     // Writing into a Vec cannot fail.
-    let _ = writer
-        .write_all(envelope)
-        .and_then(|()| writer.finish().map(drop));
+    let _ = writer.write_all(envelope).and_then(|()| writer.finish().map(drop));
     String::from_utf8(out).unwrap_or_default()
 }
 
@@ -32,9 +30,7 @@ pub fn armor(envelope: &[u8]) -> String {
 /// [`OpenError::Malformed`] on any deviation from SPEC.md section 6.
 pub fn dearmor(text: &[u8]) -> Result<Vec<u8>, OpenError> {
     let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    ArmorReader::new(text)
-        .read_to_end(&mut out)
-        .map_err(OpenError::from)?;
+    ArmorReader::new(text).read_to_end(&mut out).map_err(OpenError::from)?;
     Ok(out)
 }
 
@@ -46,11 +42,7 @@ pub fn is_armored(input: &[u8]) -> bool {
 
 /// A reader over a binary or armored envelope in memory.
 pub(crate) fn auto_reader(input: &[u8]) -> Result<Box<dyn Read + '_>, OpenError> {
-    Ok(if is_armored(input) {
-        Box::new(ArmorReader::new(input))
-    } else {
-        Box::new(input)
-    })
+    Ok(if is_armored(input) { Box::new(ArmorReader::new(input)) } else { Box::new(input) })
 }
 
 /// Armors everything written to it; call [`ArmorWriter::finish`] to write the last line.
@@ -63,11 +55,7 @@ pub struct ArmorWriter<W: Write> {
 impl<W: Write> ArmorWriter<W> {
     /// Armor into `inner`.
     pub fn new(inner: W) -> Self {
-        ArmorWriter {
-            inner,
-            pending: Vec::with_capacity(LINE_BYTES * 64),
-            started: false,
-        }
+        ArmorWriter { inner, pending: Vec::with_capacity(LINE_BYTES * 64), started: false }
     }
 
     fn start(&mut self) -> io::Result<()> {
@@ -160,9 +148,7 @@ impl<R: Read> ArmorReader<R> {
     /// Read one line without its LF or CRLF; `Ok(false)` at the end of input. Lines are bounded.
     fn next_line(&mut self) -> io::Result<bool> {
         self.line.clear();
-        let n = (&mut self.inner)
-            .take(LINE_CHARS as u64 + 3)
-            .read_until(b'\n', &mut self.line)?;
+        let n = (&mut self.inner).take(LINE_CHARS as u64 + 3).read_until(b'\n', &mut self.line)?;
         if n == 0 {
             return Ok(false);
         }
@@ -244,20 +230,12 @@ mod tests {
 
     #[test]
     fn round_trip_every_length_around_line_boundaries() {
-        for len in [
-            1usize, 2, 3, 47, 48, 49, 95, 96, 97, 3071, 3072, 3073, 10_000,
-        ] {
+        for len in [1usize, 2, 3, 47, 48, 49, 95, 96, 97, 3071, 3072, 3073, 10_000] {
             let data: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
             let text = armor(&data);
-            assert!(
-                text.lines()
-                    .all(|l| l.len() <= 64 || l == BEGIN || l == END)
-            );
+            assert!(text.lines().all(|l| l.len() <= 64 || l == BEGIN || l == END));
             assert_eq!(dearmor(text.as_bytes()).unwrap(), data, "len {len}");
-            assert_eq!(
-                dearmor(text.replace('\n', "\r\n").as_bytes()).unwrap(),
-                data
-            );
+            assert_eq!(dearmor(text.replace('\n', "\r\n").as_bytes()).unwrap(), data);
         }
     }
 
@@ -278,10 +256,7 @@ mod tests {
             text.replace("qw==", "qx=="),
         ];
         for b in bad {
-            assert!(
-                matches!(dearmor(b.as_bytes()), Err(OpenError::Malformed(_))),
-                "{b:?}"
-            );
+            assert!(matches!(dearmor(b.as_bytes()), Err(OpenError::Malformed(_))), "{b:?}");
         }
     }
 }

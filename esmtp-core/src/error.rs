@@ -21,14 +21,10 @@ pub enum SealError {
 impl fmt::Display for SealError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SealError::NoRecipients => {
-                f.write_str("no recipient given: refusing to seal for nobody")
-            }
+            SealError::NoRecipients => f.write_str("no recipient given: refusing to seal for nobody"),
             SealError::TooManyRecipients => f.write_str("too many recipients (at most 64 stanzas)"),
             SealError::InvalidParameters(why) => write!(f, "invalid passphrase parameters: {why}"),
-            SealError::Random => {
-                f.write_str("the operating system's random number generator failed")
-            }
+            SealError::Random => f.write_str("the operating system's random number generator failed"),
             SealError::Io(e) => write!(f, "writing the envelope failed: {e}"),
         }
     }
@@ -81,9 +77,9 @@ impl fmt::Display for OpenError {
             OpenError::NoMatchingRecipient => {
                 f.write_str("no matching recipient: wrong key, passphrase or key slip")
             }
-            OpenError::ExcessiveWork => f.write_str(
-                "passphrase stanza asks for excessive work (Argon2 parameters above the limit)",
-            ),
+            OpenError::ExcessiveWork => {
+                f.write_str("passphrase stanza asks for excessive work (Argon2 parameters above the limit)")
+            }
             OpenError::DecryptionFailed => {
                 f.write_str("decryption failed: the envelope was altered, truncated or extended")
             }
@@ -105,10 +101,8 @@ impl From<std::io::Error> for OpenError {
     /// An I/O error that carries an [`OpenError`] (from [`crate::OpenReader`]) is unwrapped to it.
     fn from(e: std::io::Error) -> Self {
         if e.get_ref().is_some_and(|inner| inner.is::<OpenError>()) {
-            if let Some(inner) = e.into_inner() {
-                if let Ok(open) = inner.downcast::<OpenError>() {
-                    return *open;
-                }
+            if let Some(Ok(open)) = e.into_inner().map(|inner| inner.downcast::<OpenError>()) {
+                return *open;
             }
             return OpenError::DecryptionFailed;
         }

@@ -22,7 +22,7 @@ pub enum HashAlgorithm {
 
 impl HashAlgorithm {
     /// Digest length in bytes.
-    pub fn len(self) -> usize {
+    pub fn digest_len(self) -> usize {
         match self {
             HashAlgorithm::Md5 => 16,
             HashAlgorithm::Sha256 => 32,
@@ -143,10 +143,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
 /// the way GNU coreutils does (a leading `\` on the line, `\n` and `\\` in the name).
 pub fn sum_line(digest: &[u8], name: &str) -> String {
     if name.contains(['\n', '\\', '\r']) {
-        let escaped = name
-            .replace('\\', "\\\\")
-            .replace('\n', "\\n")
-            .replace('\r', "\\r");
+        let escaped = name.replace('\\', "\\\\").replace('\n', "\\n").replace('\r', "\\r");
         format!("\\{}  {escaped}", to_hex(digest))
     } else {
         format!("{}  {name}", to_hex(digest))
@@ -177,16 +174,8 @@ pub fn parse_sum_line(line: &str) -> Option<SumLine> {
     let name = rest.strip_prefix(' ').or_else(|| rest.strip_prefix('*'))?;
     let algorithm = HashAlgorithm::from_hex_len(hex.len())?;
     let digest = from_hex(hex)?;
-    let name = if escaped {
-        unescape(name)?
-    } else {
-        name.to_string()
-    };
-    (!name.is_empty()).then_some(SumLine {
-        algorithm,
-        digest,
-        name,
-    })
+    let name = if escaped { unescape(name)? } else { name.to_string() };
+    (!name.is_empty()).then_some(SumLine { algorithm, digest, name })
 }
 
 fn unescape(name: &str) -> Option<String> {
@@ -208,13 +197,10 @@ fn unescape(name: &str) -> Option<String> {
 }
 
 fn from_hex(hex: &str) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
-        .collect()
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok()).collect()
 }
 
 #[cfg(test)]
@@ -223,10 +209,7 @@ mod tests {
 
     #[test]
     fn rfc1321_abc_and_sum_lines() {
-        assert_eq!(
-            to_hex(&digest(HashAlgorithm::Md5, b"abc")),
-            "900150983cd24fb0d6963f7d28e17f72"
-        );
+        assert_eq!(to_hex(&digest(HashAlgorithm::Md5, b"abc")), "900150983cd24fb0d6963f7d28e17f72");
         assert_eq!(
             to_hex(&digest(HashAlgorithm::Sha256, b"abc")),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -237,12 +220,7 @@ mod tests {
         assert_eq!(parse_sum_line(&line).unwrap().name, "a b.txt");
         let odd = sum_line(&d, "x\ny\\z");
         assert_eq!(parse_sum_line(&odd).unwrap().name, "x\ny\\z");
-        assert_eq!(
-            parse_sum_line("d41d8cd98f00b204e9800998ecf8427e *bin")
-                .unwrap()
-                .name,
-            "bin"
-        );
+        assert_eq!(parse_sum_line("d41d8cd98f00b204e9800998ecf8427e *bin").unwrap().name, "bin");
         assert!(parse_sum_line("d41d8cd98f00b204e9800998ecf8427e bad").is_none());
         assert!(parse_sum_line("zz  x").is_none());
     }

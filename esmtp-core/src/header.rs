@@ -32,8 +32,7 @@ pub(crate) struct Header {
 fn header_mac(key: &MessageKey, id: &EnvelopeId, covered: &[u8]) -> Hmac<Sha256> {
     let mut mac_key: [u8; 32] = key.derive(id, b"esmtp/v1 header");
     #[allow(clippy::expect_used)]
-    let mut mac =
-        <Hmac<Sha256> as KeyInit>::new_from_slice(&mac_key).expect("HMAC takes keys of any length");
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&mac_key).expect("HMAC takes keys of any length");
     zeroize::Zeroize::zeroize(&mut mac_key);
     mac.update(covered);
     mac
@@ -41,14 +40,8 @@ fn header_mac(key: &MessageKey, id: &EnvelopeId, covered: &[u8]) -> Hmac<Sha256>
 
 impl Header {
     /// Build and serialize a header for sealing.
-    pub(crate) fn write(
-        suite: Suite,
-        id: &EnvelopeId,
-        stanzas: &[Stanza],
-        key: &MessageKey,
-    ) -> Vec<u8> {
-        let mut out =
-            Vec::with_capacity(64 + stanzas.iter().map(|s| 3 + s.body.len()).sum::<usize>());
+    pub(crate) fn write(suite: Suite, id: &EnvelopeId, stanzas: &[Stanza], key: &MessageKey) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 + stanzas.iter().map(|s| 3 + s.body.len()).sum::<usize>());
         out.extend_from_slice(MAGIC);
         out.push(FORMAT_VERSION);
         out.push(suite.id());
@@ -97,25 +90,14 @@ impl Header {
             let kind = covered[at];
             let len = usize::from(u16::from_be_bytes([covered[at + 1], covered[at + 2]]));
             if Stanza::fixed_body_len(kind).is_some_and(|fixed| fixed != len) {
-                return Err(OpenError::Malformed(
-                    "stanza body has the wrong length for its type",
-                ));
+                return Err(OpenError::Malformed("stanza body has the wrong length for its type"));
             }
             take(len, &mut covered)?;
-            stanzas.push(Stanza {
-                kind,
-                body: covered[at + 3..].to_vec(),
-            });
+            stanzas.push(Stanza { kind, body: covered[at + 3..].to_vec() });
         }
         let mut mac = [0u8; MAC_LEN];
         read_exact_or(input, &mut mac)?;
-        Ok(Header {
-            suite,
-            id: EnvelopeId::from_bytes(id),
-            stanzas,
-            covered,
-            mac,
-        })
+        Ok(Header { suite, id: EnvelopeId::from_bytes(id), stanzas, covered, mac })
     }
 
     /// Check the header MAC with a recovered key (constant time).

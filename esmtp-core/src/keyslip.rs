@@ -46,10 +46,7 @@ impl KeySlip {
 
     /// The stanza recording this slip in the header: `HKDF(K, ID, "esmtp/v1 key-slip", 16)`.
     pub(crate) fn stanza(&self) -> Stanza {
-        Stanza {
-            kind: STANZA_KEY_SLIP,
-            body: slip_id(&self.key, &self.id).to_vec(),
-        }
+        Stanza { kind: STANZA_KEY_SLIP, body: slip_id(&self.key, &self.id).to_vec() }
     }
 }
 
@@ -66,10 +63,7 @@ impl FromStr for KeySlip {
         id.copy_from_slice(&data[..16]);
         let mut key = [0u8; MESSAGE_KEY_LEN];
         key.copy_from_slice(&data[16..]);
-        Ok(KeySlip {
-            id: EnvelopeId::from_bytes(id),
-            key: MessageKey::from_bytes(key),
-        })
+        Ok(KeySlip { id: EnvelopeId::from_bytes(id), key: MessageKey::from_bytes(key) })
     }
 }
 
@@ -84,8 +78,7 @@ impl Identity for KeySlip {
         if stanza.kind != STANZA_KEY_SLIP || *id != self.id {
             return None;
         }
-        let matches =
-            stanza.body.len() == 16 && bool::from(stanza.body.ct_eq(&slip_id(&self.key, id)[..]));
+        let matches = stanza.body.len() == 16 && bool::from(stanza.body.ct_eq(&slip_id(&self.key, id)[..]));
         matches.then(|| Ok(self.key.clone()))
     }
 }
@@ -104,11 +97,7 @@ mod tests {
         assert_eq!(parsed.envelope_id(), id);
         let stanza = slip.stanza();
         assert!(parsed.unwrap(&stanza, &id).is_some());
-        assert!(
-            parsed
-                .unwrap(&stanza, &EnvelopeId::from_bytes([9; 16]))
-                .is_none()
-        );
+        assert!(parsed.unwrap(&stanza, &EnvelopeId::from_bytes([9; 16])).is_none());
         let other = KeySlip::new(id, MessageKey::from_bytes([3; 32]));
         assert!(other.unwrap(&stanza, &id).is_none());
         assert!(!format!("{slip:?}").contains(&token[12..30]));

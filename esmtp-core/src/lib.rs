@@ -60,9 +60,7 @@ pub use keyslip::KeySlip;
 pub use open::{OpenReader, Opened, Opener};
 pub use passphrase::{Argon2Params, Passphrase};
 pub use random::{OsRandom, RandomError, RandomSource};
-pub use recipient::{
-    Identity, Recipient, STANZA_KEY_SLIP, STANZA_PASSPHRASE, STANZA_X25519, Stanza,
-};
+pub use recipient::{Identity, Recipient, STANZA_KEY_SLIP, STANZA_PASSPHRASE, STANZA_X25519, Stanza};
 pub use seal::{SealWriter, Sealed, Sealer};
 pub use suite::{CHUNK_SIZE, Suite, UnknownSuite};
 pub use x25519::{X25519Identity, X25519Recipient};

@@ -22,9 +22,7 @@ pub struct Opener {
 
 impl fmt::Debug for Opener {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Opener")
-            .field("identities", &self.identities.len())
-            .finish()
+        f.debug_struct("Opener").field("identities", &self.identities.len()).finish()
     }
 }
 
@@ -88,19 +86,12 @@ impl Opener {
         let input = crate::armor::auto_reader(envelope)?;
         let mut reader = self.open_reader(input)?;
         let mut plaintext = Zeroizing::new(Vec::with_capacity(envelope.len()));
-        reader
-            .read_to_end(&mut plaintext)
-            .map_err(OpenError::from)?;
+        reader.read_to_end(&mut plaintext).map_err(OpenError::from)?;
         let md5 = match reader.md5() {
             Some(digest) => digest,
             None => Md5::digest(&plaintext[..]).into(),
         };
-        Ok(Opened {
-            plaintext,
-            suite: reader.suite(),
-            envelope_id: reader.envelope_id(),
-            md5,
-        })
+        Ok(Opened { plaintext, suite: reader.suite(), envelope_id: reader.envelope_id(), md5 })
     }
 
     /// Read the header from `input`, recover the message key and check the header MAC; the
@@ -113,8 +104,7 @@ impl Opener {
         let header = Header::read(&mut input)?;
         let key = self.recover_key(&header)?;
         header.verify(&key)?;
-        let cipher =
-            ChunkCipher::new(header.suite, &key, &header.id).ok_or(OpenError::DecryptionFailed)?;
+        let cipher = ChunkCipher::new(header.suite, &key, &header.id).ok_or(OpenError::DecryptionFailed)?;
         let wire_len = header.suite.wire_chunk_len();
         let des = header.suite == Suite::LegacyDesCbcMd5;
         Ok(OpenReader {
@@ -230,16 +220,12 @@ impl<R: Read> OpenReader<R> {
         let last = self.wire.len() <= self.wire_len;
         let take = self.wire.len().min(self.wire_len);
         let before = self.plain.len();
-        self.cipher
-            .open_chunk(self.index, last, &self.wire[..take], &mut self.plain)?;
+        self.cipher.open_chunk(self.index, last, &self.wire[..take], &mut self.plain)?;
         if last && self.index > 0 && self.plain.len() == before {
             return Err(OpenError::DecryptionFailed);
         }
         self.wire.drain(..take);
-        self.index = self
-            .index
-            .checked_add(1)
-            .ok_or(OpenError::DecryptionFailed)?;
+        self.index = self.index.checked_add(1).ok_or(OpenError::DecryptionFailed)?;
         if last {
             self.finish_stream()?;
         }
@@ -249,11 +235,7 @@ impl<R: Read> OpenReader<R> {
     /// `des-cbc-md5`: split off the digest and compare it with the MD5 of the message.
     fn finish_stream(&mut self) -> Result<(), OpenError> {
         if let Some(mut md5) = self.md5.take() {
-            let body_len = self
-                .plain
-                .len()
-                .checked_sub(DIGEST_LEN)
-                .ok_or(OpenError::DecryptionFailed)?;
+            let body_len = self.plain.len().checked_sub(DIGEST_LEN).ok_or(OpenError::DecryptionFailed)?;
             if body_len < self.released {
                 return Err(OpenError::DecryptionFailed);
             }
@@ -272,10 +254,7 @@ impl<R: Read> OpenReader<R> {
     }
 
     fn releasable(&self) -> usize {
-        self.plain
-            .len()
-            .saturating_sub(self.hold_back)
-            .saturating_sub(self.released)
+        self.plain.len().saturating_sub(self.hold_back).saturating_sub(self.released)
     }
 }
 
@@ -288,9 +267,7 @@ impl<R: Read> Read for OpenReader<R> {
             if let State::Failed(failure) = self.state {
                 return Err(match failure {
                     Failure::Decryption => OpenError::DecryptionFailed.into_io(),
-                    Failure::Io(kind) => {
-                        io::Error::new(kind, "an earlier read of the envelope failed")
-                    }
+                    Failure::Io(kind) => io::Error::new(kind, "an earlier read of the envelope failed"),
                 });
             }
             let available = self.releasable();

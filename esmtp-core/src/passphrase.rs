@@ -7,9 +7,7 @@ use zeroize::Zeroizing;
 use crate::error::{OpenError, SealError};
 use crate::key::{EnvelopeId, MessageKey};
 use crate::random::RandomSource;
-use crate::recipient::{
-    Identity, Recipient, STANZA_PASSPHRASE, Stanza, WRAPPED_LEN, unwrap_key, wrap_key,
-};
+use crate::recipient::{Identity, Recipient, STANZA_PASSPHRASE, Stanza, WRAPPED_LEN, unwrap_key, wrap_key};
 
 /// Argon2id cost parameters, as stored in a passphrase stanza.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,18 +22,10 @@ pub struct Argon2Params {
 
 impl Argon2Params {
     /// OWASP's minimum recommendation for Argon2id: 19 MiB, 2 passes, 1 lane. The default.
-    pub const OWASP: Argon2Params = Argon2Params {
-        m_cost: 19 * 1024,
-        t_cost: 2,
-        p_cost: 1,
-    };
+    pub const OWASP: Argon2Params = Argon2Params { m_cost: 19 * 1024, t_cost: 2, p_cost: 1 };
 
     /// The most work a reader accepts (SPEC.md section 4.2): 256 MiB, 16 passes, 8 lanes.
-    pub const READER_LIMIT: Argon2Params = Argon2Params {
-        m_cost: 256 * 1024,
-        t_cost: 16,
-        p_cost: 8,
-    };
+    pub const READER_LIMIT: Argon2Params = Argon2Params { m_cost: 256 * 1024, t_cost: 16, p_cost: 8 };
 
     fn within_minima(self) -> bool {
         self.t_cost >= 1 && self.p_cost >= 1 && self.m_cost >= 8 * self.p_cost
@@ -48,12 +38,9 @@ impl Argon2Params {
 
     fn derive(self, passphrase: &[u8], salt: &[u8]) -> Option<Zeroizing<[u8; 32]>> {
         let params = argon2::Params::new(self.m_cost, self.t_cost, self.p_cost, Some(32)).ok()?;
-        let argon =
-            argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
         let mut out = Zeroizing::new([0u8; 32]);
-        argon
-            .hash_password_into(passphrase, salt, &mut out[..])
-            .ok()?;
+        argon.hash_password_into(passphrase, salt, &mut out[..]).ok()?;
         Some(out)
     }
 }
@@ -74,10 +61,7 @@ pub struct Passphrase {
 impl Passphrase {
     /// A passphrase with the default (OWASP) Argon2id cost.
     pub fn new(secret: impl Into<String>) -> Self {
-        Passphrase {
-            secret: Zeroizing::new(secret.into()),
-            params: Argon2Params::default(),
-        }
+        Passphrase { secret: Zeroizing::new(secret.into()), params: Argon2Params::default() }
     }
 
     /// The Argon2id cost used when sealing. Opening always uses the cost stored in the stanza.
@@ -89,9 +73,7 @@ impl Passphrase {
             return Err(SealError::InvalidParameters("below Argon2's minimum cost"));
         }
         if !params.within_reader_limit() {
-            return Err(SealError::InvalidParameters(
-                "above the cost readers accept",
-            ));
+            return Err(SealError::InvalidParameters("above the cost readers accept"));
         }
         self.params = params;
         Ok(self)
@@ -128,10 +110,7 @@ impl Recipient for Passphrase {
         body.extend_from_slice(&p.t_cost.to_be_bytes());
         body.extend_from_slice(&p.p_cost.to_be_bytes());
         body.extend_from_slice(&wrap_key(&wrap, id, key));
-        Ok(Stanza {
-            kind: STANZA_PASSPHRASE,
-            body,
-        })
+        Ok(Stanza { kind: STANZA_PASSPHRASE, body })
     }
 }
 
@@ -154,9 +133,7 @@ impl Identity for Passphrase {
         };
         // Checked before Argon2 runs, so a hostile envelope never costs more than the limit.
         if !params.within_minima() {
-            return Some(Err(OpenError::Malformed(
-                "passphrase stanza parameters below Argon2's minima",
-            )));
+            return Some(Err(OpenError::Malformed("passphrase stanza parameters below Argon2's minima")));
         }
         if !params.within_reader_limit() {
             return Some(Err(OpenError::ExcessiveWork));
@@ -170,11 +147,7 @@ impl Identity for Passphrase {
 mod tests {
     use super::*;
 
-    const CHEAP: Argon2Params = Argon2Params {
-        m_cost: 64,
-        t_cost: 1,
-        p_cost: 1,
-    };
+    const CHEAP: Argon2Params = Argon2Params { m_cost: 64, t_cost: 1, p_cost: 1 };
 
     #[test]
     fn round_trip_wrong_passphrase_and_limits() {
@@ -187,25 +160,13 @@ mod tests {
 
         let mut hostile = stanza.clone();
         hostile.body[16..20].copy_from_slice(&(4 * 1024 * 1024u32).to_be_bytes());
-        assert!(matches!(
-            p.unwrap(&hostile, &id),
-            Some(Err(OpenError::ExcessiveWork))
-        ));
+        assert!(matches!(p.unwrap(&hostile, &id), Some(Err(OpenError::ExcessiveWork))));
         let mut zero = stanza;
         zero.body[20..24].copy_from_slice(&0u32.to_be_bytes());
-        assert!(matches!(
-            p.unwrap(&zero, &id),
-            Some(Err(OpenError::Malformed(_)))
-        ));
+        assert!(matches!(p.unwrap(&zero, &id), Some(Err(OpenError::Malformed(_)))));
 
         assert!(
-            Passphrase::new("x")
-                .with_params(Argon2Params {
-                    m_cost: 1 << 30,
-                    t_cost: 1,
-                    p_cost: 1
-                })
-                .is_err()
+            Passphrase::new("x").with_params(Argon2Params { m_cost: 1 << 30, t_cost: 1, p_cost: 1 }).is_err()
         );
         assert!(!format!("{p:?}").contains("horse"));
     }

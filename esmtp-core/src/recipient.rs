@@ -65,32 +65,20 @@ pub(crate) const WRAPPED_LEN: usize = MESSAGE_KEY_LEN + 16;
 
 /// `AEAD-Seal(wrap_key, 0^12, ID, K)` (SPEC.md section 4). The zero nonce is sound because each
 /// `wrap_key` comes from a fresh ephemeral key or salt and is used once.
-pub(crate) fn wrap_key(
-    wrap_key: &[u8; 32],
-    id: &EnvelopeId,
-    key: &MessageKey,
-) -> [u8; WRAPPED_LEN] {
+pub(crate) fn wrap_key(wrap_key: &[u8; 32], id: &EnvelopeId, key: &MessageKey) -> [u8; WRAPPED_LEN] {
     let aead = ChaCha20Poly1305::new(&Key::from(*wrap_key));
     let mut out = [0u8; WRAPPED_LEN];
     out[..MESSAGE_KEY_LEN].copy_from_slice(key.expose());
     // 32 bytes of plaintext cannot exceed the AEAD's length limit.
     let tag = aead
-        .encrypt_inout_detached(
-            &Nonce::default(),
-            id.as_bytes(),
-            out[..MESSAGE_KEY_LEN].as_mut().into(),
-        )
+        .encrypt_inout_detached(&Nonce::default(), id.as_bytes(), out[..MESSAGE_KEY_LEN].as_mut().into())
         .unwrap_or_default();
     out[MESSAGE_KEY_LEN..].copy_from_slice(&tag);
     out
 }
 
 /// The inverse of [`wrap_key`]; `None` when the tag does not verify (not this recipient).
-pub(crate) fn unwrap_key(
-    wrap_key: &[u8; 32],
-    id: &EnvelopeId,
-    wrapped: &[u8],
-) -> Option<MessageKey> {
+pub(crate) fn unwrap_key(wrap_key: &[u8; 32], id: &EnvelopeId, wrapped: &[u8]) -> Option<MessageKey> {
     if wrapped.len() != WRAPPED_LEN {
         return None;
     }
@@ -98,13 +86,7 @@ pub(crate) fn unwrap_key(
     let mut key = Zeroizing::new([0u8; MESSAGE_KEY_LEN]);
     key.copy_from_slice(&wrapped[..MESSAGE_KEY_LEN]);
     let tag = Tag::try_from(&wrapped[MESSAGE_KEY_LEN..]).ok()?;
-    aead.decrypt_inout_detached(
-        &Nonce::default(),
-        id.as_bytes(),
-        key.as_mut_slice().into(),
-        &tag,
-    )
-    .ok()?;
+    aead.decrypt_inout_detached(&Nonce::default(), id.as_bytes(), key.as_mut_slice().into(), &tag).ok()?;
     Some(MessageKey::from_bytes(*key))
 }
 
@@ -127,18 +109,12 @@ pub(crate) mod text {
         Zeroizing::new(text.unwrap_or_default())
     }
 
-    pub(crate) fn decode<const N: usize>(
-        text: &str,
-        hrp: &str,
-    ) -> Result<Zeroizing<[u8; N]>, ParseKeyError> {
-        let parsed =
-            CheckedHrpstring::new::<Bech32>(text.trim()).map_err(|_| ParseKeyError::Encoding)?;
+    pub(crate) fn decode<const N: usize>(text: &str, hrp: &str) -> Result<Zeroizing<[u8; N]>, ParseKeyError> {
+        let parsed = CheckedHrpstring::new::<Bech32>(text.trim()).map_err(|_| ParseKeyError::Encoding)?;
         if !parsed.hrp().to_lowercase().eq_ignore_ascii_case(hrp) {
             return Err(ParseKeyError::WrongKind);
         }
-        parsed
-            .validate_segwit_padding()
-            .map_err(|_| ParseKeyError::Encoding)?;
+        parsed.validate_segwit_padding().map_err(|_| ParseKeyError::Encoding)?;
         let mut out = Zeroizing::new([0u8; N]);
         let mut n = 0;
         for byte in parsed.byte_iter() {
@@ -164,10 +140,7 @@ mod tests {
         let key = MessageKey::from_bytes([7; 32]);
         let id = EnvelopeId::from_bytes([1; 16]);
         let wrapped = wrap_key(&[9; 32], &id, &key);
-        assert_eq!(
-            unwrap_key(&[9; 32], &id, &wrapped).map(|k| *k.expose()),
-            Some([7; 32])
-        );
+        assert_eq!(unwrap_key(&[9; 32], &id, &wrapped).map(|k| *k.expose()), Some([7; 32]));
         assert!(unwrap_key(&[8; 32], &id, &wrapped).is_none());
         assert!(unwrap_key(&[9; 32], &EnvelopeId::from_bytes([2; 16]), &wrapped).is_none());
         assert!(unwrap_key(&[9; 32], &id, &wrapped[..47]).is_none());
@@ -177,30 +150,15 @@ mod tests {
     fn text_rejects_mixed_case_wrong_hrp_and_length() {
         let t = text::encode("esmtp", &[3; 32], false);
         assert_eq!(*text::decode::<32>(&t, "esmtp").unwrap(), [3; 32]);
-        assert_eq!(
-            *text::decode::<32>(&t.to_uppercase(), "esmtp").unwrap(),
-            [3; 32]
-        );
+        assert_eq!(*text::decode::<32>(&t.to_uppercase(), "esmtp").unwrap(), [3; 32]);
         let mut mixed = t.to_string();
         mixed.replace_range(7..8, &mixed[7..8].to_uppercase());
-        assert_eq!(
-            text::decode::<32>(&mixed, "esmtp").err(),
-            Some(ParseKeyError::Encoding)
-        );
-        assert_eq!(
-            text::decode::<32>(&t, "other").err(),
-            Some(ParseKeyError::WrongKind)
-        );
-        assert_eq!(
-            text::decode::<16>(&t, "esmtp").err(),
-            Some(ParseKeyError::Length)
-        );
+        assert_eq!(text::decode::<32>(&mixed, "esmtp").err(), Some(ParseKeyError::Encoding));
+        assert_eq!(text::decode::<32>(&t, "other").err(), Some(ParseKeyError::WrongKind));
+        assert_eq!(text::decode::<16>(&t, "esmtp").err(), Some(ParseKeyError::Length));
         let mut flipped = t.to_string();
         let last = if flipped.ends_with('q') { "p" } else { "q" };
         flipped.replace_range(flipped.len() - 1.., last);
-        assert_eq!(
-            text::decode::<32>(&flipped, "esmtp").err(),
-            Some(ParseKeyError::Encoding)
-        );
+        assert_eq!(text::decode::<32>(&flipped, "esmtp").err(), Some(ParseKeyError::Encoding));
     }
 }

@@ -44,7 +44,7 @@ impl fmt::Debug for Sealer {
 /// A sealed envelope and what the sender needs to know about it.
 #[derive(Debug)]
 pub struct Sealed {
-    /// The binary envelope (armor it with [`crate::armor`] for text channels).
+    /// The binary envelope (armor it with [`crate::armor()`] for text channels).
     pub envelope: Vec<u8>,
     /// The envelope's id.
     pub envelope_id: EnvelopeId,
@@ -99,22 +99,14 @@ impl Sealer {
     ///
     /// # Errors
     /// As [`Sealer::seal`].
-    pub fn seal_with_rng(
-        &self,
-        plaintext: &[u8],
-        rng: &mut dyn RandomSource,
-    ) -> Result<Sealed, SealError> {
+    pub fn seal_with_rng(&self, plaintext: &[u8], rng: &mut dyn RandomSource) -> Result<Sealed, SealError> {
         let capacity = plaintext.len() + plaintext.len() / CHUNK_SIZE * 32 + 1024;
         let mut writer = self.seal_writer_with_rng(Vec::with_capacity(capacity), rng)?;
         writer.write_all(plaintext)?;
         let envelope_id = writer.envelope_id();
         let key_slip = writer.take_key_slip();
         let envelope = writer.finish()?;
-        Ok(Sealed {
-            envelope,
-            envelope_id,
-            key_slip,
-        })
+        Ok(Sealed { envelope, envelope_id, key_slip })
     }
 
     /// Start a streaming seal into `out`: the header is written now, the payload as data is
@@ -200,13 +192,9 @@ impl<W: Write> SealWriter<W> {
 
     fn emit(&mut self, last: bool) -> io::Result<()> {
         self.wire.clear();
-        self.cipher
-            .seal_chunk(self.index, last, &self.buffer, &mut self.wire);
+        self.cipher.seal_chunk(self.index, last, &self.buffer, &mut self.wire);
         zeroize::Zeroize::zeroize(&mut *self.buffer);
-        self.index = self
-            .index
-            .checked_add(1)
-            .ok_or_else(|| io::Error::other("too many chunks"))?;
+        self.index = self.index.checked_add(1).ok_or_else(|| io::Error::other("too many chunks"))?;
         self.out.write_all(&self.wire)
     }
 

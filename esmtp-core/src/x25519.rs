@@ -91,17 +91,13 @@ impl fmt::Debug for X25519Recipient {
 }
 
 /// `HKDF(S, E || Rp, "esmtp/v1 x25519", 32)`
-fn derive_wrap_key(
-    shared: &[u8; 32],
-    ephemeral: &[u8; 32],
-    recipient: &[u8; 32],
-) -> Zeroizing<[u8; 32]> {
+fn derive_wrap_key(shared: &[u8; 32], ephemeral: &[u8; 32], recipient: &[u8; 32]) -> Zeroizing<[u8; 32]> {
     let mut salt = [0u8; 64];
     salt[..32].copy_from_slice(ephemeral);
     salt[32..].copy_from_slice(recipient);
     let mut out = Zeroizing::new([0u8; 32]);
-    let expanded = hkdf::Hkdf::<sha2::Sha256>::new(Some(&salt), shared)
-        .expand(b"esmtp/v1 x25519", &mut out[..]);
+    let expanded =
+        hkdf::Hkdf::<sha2::Sha256>::new(Some(&salt), shared).expand(b"esmtp/v1 x25519", &mut out[..]);
     debug_assert!(expanded.is_ok());
     out
 }
@@ -118,18 +114,11 @@ impl Recipient for X25519Recipient {
         let ephemeral = StaticSecret::from(*e);
         let ephemeral_public = PublicKey::from(&ephemeral);
         let shared = ephemeral.diffie_hellman(&self.0);
-        let wrap = derive_wrap_key(
-            shared.as_bytes(),
-            ephemeral_public.as_bytes(),
-            self.0.as_bytes(),
-        );
+        let wrap = derive_wrap_key(shared.as_bytes(), ephemeral_public.as_bytes(), self.0.as_bytes());
         let mut body = Vec::with_capacity(80);
         body.extend_from_slice(ephemeral_public.as_bytes());
         body.extend_from_slice(&wrap_key(&wrap, id, key));
-        Ok(Stanza {
-            kind: STANZA_X25519,
-            body,
-        })
+        Ok(Stanza { kind: STANZA_X25519, body })
     }
 }
 
@@ -163,28 +152,15 @@ mod tests {
         assert_eq!(parsed.to_public(), identity.to_public());
         let public = identity.to_public().to_string();
         assert!(public.starts_with("esmtp1"));
-        assert_eq!(
-            public.parse::<X25519Recipient>().unwrap(),
-            identity.to_public()
-        );
+        assert_eq!(public.parse::<X25519Recipient>().unwrap(), identity.to_public());
         assert!(!format!("{identity:?}").contains(&secret[18..]));
-        assert_eq!(
-            public.parse::<X25519Identity>().err(),
-            Some(ParseKeyError::WrongKind)
-        );
+        assert_eq!(public.parse::<X25519Identity>().err(), Some(ParseKeyError::WrongKind));
     }
 
     #[test]
     fn low_order_ephemeral_is_not_mine() {
         let identity = X25519Identity::generate().unwrap();
-        let stanza = Stanza {
-            kind: STANZA_X25519,
-            body: vec![0; 80],
-        };
-        assert!(
-            identity
-                .unwrap(&stanza, &EnvelopeId::from_bytes([0; 16]))
-                .is_none()
-        );
+        let stanza = Stanza { kind: STANZA_X25519, body: vec![0; 80] };
+        assert!(identity.unwrap(&stanza, &EnvelopeId::from_bytes([0; 16])).is_none());
     }
 }

@@ -19,7 +19,9 @@ fn run(args: &[&str], input: &[u8]) -> Vec<u8> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {} ({e}); install it (Debian: apt-get install openssl coreutils)", args[0]));
+        .unwrap_or_else(|e| {
+            panic!("cannot run {} ({e}); install it (Debian: apt-get install openssl coreutils)", args[0])
+        });
     let mut stdin = child.stdin.take().unwrap();
     let data = input.to_vec();
     let feeder = std::thread::spawn(move || stdin.write_all(&data));
@@ -31,7 +33,14 @@ fn run(args: &[&str], input: &[u8]) -> Vec<u8> {
 
 const LEGACY: [&str; 4] = ["-provider", "legacy", "-provider", "default"];
 
-fn openssl_des(mode: &str, decrypt: bool, key: &[u8], iv: Option<&[u8]>, nopad: bool, input: &[u8]) -> Vec<u8> {
+fn openssl_des(
+    mode: &str,
+    decrypt: bool,
+    key: &[u8],
+    iv: Option<&[u8]>,
+    nopad: bool,
+    input: &[u8],
+) -> Vec<u8> {
     let key_hex = hex(key);
     let mut args = vec!["openssl", "enc", mode];
     if decrypt {
@@ -76,7 +85,10 @@ fn every_des_chunk_decrypts_with_openssl_and_digest_matches_md5sum() {
             let plain_end = (start + c).min(len + 16);
             let mut full = msg.clone();
             full.extend_from_slice(&esmtp_core::hash::digest(esmtp_core::hash::HashAlgorithm::Md5, &msg));
-            assert_eq!(openssl_des("-des-cbc", false, des_key, Some(&iv), false, &full[start..plain_end]), ct);
+            assert_eq!(
+                openssl_des("-des-cbc", false, des_key, Some(&iv), false, &full[start..plain_end]),
+                ct
+            );
             let mut mac_input = (i as u64).to_be_bytes().to_vec();
             mac_input.push(u8::from(last));
             mac_input.extend_from_slice(ct);

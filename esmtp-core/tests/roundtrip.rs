@@ -9,11 +9,7 @@ use esmtp_core::{
 };
 use proptest::prelude::*;
 
-const CHEAP: Argon2Params = Argon2Params {
-    m_cost: 256,
-    t_cost: 1,
-    p_cost: 1,
-};
+const CHEAP: Argon2Params = Argon2Params { m_cost: 256, t_cost: 1, p_cost: 1 };
 
 fn cheap(p: &str) -> Passphrase {
     Passphrase::new(p).with_params(CHEAP).unwrap()
@@ -33,13 +29,7 @@ fn every_suite_and_recipient_type_round_trips() {
             .key_slip()
             .seal(&msg)
             .unwrap();
-        let slip: KeySlip = sealed
-            .key_slip
-            .as_ref()
-            .unwrap()
-            .to_token()
-            .parse()
-            .unwrap();
+        let slip: KeySlip = sealed.key_slip.as_ref().unwrap().to_token().parse().unwrap();
         let openers = [
             Opener::new().identity(bob),
             Opener::new().identity(carol),
@@ -54,10 +44,7 @@ fn every_suite_and_recipient_type_round_trips() {
             assert_eq!(opened.md5, common::md5(&msg));
         }
         let armored = esmtp_core::armor(&sealed.envelope);
-        let opened = Opener::new()
-            .identity(cheap("hunter2"))
-            .open(armored.as_bytes())
-            .unwrap();
+        let opened = Opener::new().identity(cheap("hunter2")).open(armored.as_bytes()).unwrap();
         assert_eq!(opened.plaintext(), &msg[..]);
     }
 }
@@ -66,19 +53,9 @@ fn every_suite_and_recipient_type_round_trips() {
 fn default_suite_is_modern_and_legacy_only_on_request() {
     let bob = X25519Identity::generate().unwrap();
     let sealed = Sealer::new().recipient(bob.to_public()).seal(b"x").unwrap();
-    assert_eq!(
-        esmtp_core::inspect(&sealed.envelope).unwrap().suite,
-        Suite::ChaCha20Poly1305
-    );
-    let sealed = Sealer::new()
-        .suite(Suite::LegacyDesCbcMd5)
-        .recipient(bob.to_public())
-        .seal(b"x")
-        .unwrap();
-    assert_eq!(
-        esmtp_core::inspect(&sealed.envelope).unwrap().suite,
-        Suite::LegacyDesCbcMd5
-    );
+    assert_eq!(esmtp_core::inspect(&sealed.envelope).unwrap().suite, Suite::ChaCha20Poly1305);
+    let sealed = Sealer::new().suite(Suite::LegacyDesCbcMd5).recipient(bob.to_public()).seal(b"x").unwrap();
+    assert_eq!(esmtp_core::inspect(&sealed.envelope).unwrap().suite, Suite::LegacyDesCbcMd5);
 }
 
 #[test]
@@ -92,41 +69,27 @@ fn wrong_keys_are_no_matching_recipient_never_garbage() {
             .recipient(cheap("right"))
             .seal(b"secret")
             .unwrap();
-        let other = Sealer::new()
-            .suite(suite)
-            .key_slip()
-            .seal(b"other")
-            .unwrap();
+        let other = Sealer::new().suite(suite).key_slip().seal(b"other").unwrap();
         for opener in [
             Opener::new().identity(eve),
             Opener::new().identity(cheap("wrong")),
             Opener::new().identity(other.key_slip.unwrap()),
             Opener::new(),
         ] {
-            assert!(matches!(
-                opener.open(&sealed.envelope),
-                Err(OpenError::NoMatchingRecipient)
-            ));
+            assert!(matches!(opener.open(&sealed.envelope), Err(OpenError::NoMatchingRecipient)));
         }
     }
 }
 
 #[test]
 fn sealing_for_nobody_is_refused() {
-    assert!(matches!(
-        Sealer::new().seal(b"x"),
-        Err(SealError::NoRecipients)
-    ));
+    assert!(matches!(Sealer::new().seal(b"x"), Err(SealError::NoRecipients)));
 }
 
 #[test]
 fn des_keys_have_odd_parity_and_are_never_weak() {
     for _ in 0..200 {
-        let sealed = Sealer::new()
-            .suite(Suite::LegacyDesCbcMd5)
-            .key_slip()
-            .seal(b"")
-            .unwrap();
+        let sealed = Sealer::new().suite(Suite::LegacyDesCbcMd5).key_slip().seal(b"").unwrap();
         let key = sealed.key_slip.unwrap().message_key().expose()[..8].to_vec();
         assert!(key.iter().all(|b| b.count_ones() % 2 == 1), "{key:02x?}");
         assert!(des::weak_key_test(&key).is_ok());
@@ -136,22 +99,7 @@ fn des_keys_have_odd_parity_and_are_never_weak() {
 /// Sizes around chunk boundaries; for des-cbc-md5 also where the 16-byte digest straddles one.
 fn edge_sizes() -> Vec<usize> {
     let c = common::C;
-    vec![
-        0,
-        1,
-        15,
-        16,
-        17,
-        c - 17,
-        c - 16,
-        c - 15,
-        c - 1,
-        c,
-        c + 1,
-        2 * c - 16,
-        2 * c,
-        2 * c + 5,
-    ]
+    vec![0, 1, 15, 16, 17, c - 17, c - 16, c - 15, c - 1, c, c + 1, 2 * c - 16, 2 * c, 2 * c + 5]
 }
 
 #[test]
@@ -167,10 +115,7 @@ fn streaming_matches_one_shot_at_chunk_edges() {
                 writer.write_all(piece).unwrap();
             }
             let envelope = writer.finish().unwrap();
-            let mut reader = Opener::new()
-                .identity(slip.clone())
-                .open_reader(&envelope[..])
-                .unwrap();
+            let mut reader = Opener::new().identity(slip.clone()).open_reader(&envelope[..]).unwrap();
             let mut out = Vec::new();
             let mut buf = [0u8; 3_333];
             loop {
@@ -197,27 +142,19 @@ fn streaming_releases_only_authenticated_chunks() {
         // Damage the second chunk: the first is released, nothing of the second.
         let header_len = envelope.len() - 3 * suite_wire_len(suite) - tail_len(suite);
         envelope[header_len + suite_wire_len(suite) + 10] ^= 1;
-        let mut reader = Opener::new()
-            .identity(sealed.key_slip.clone().unwrap())
-            .open_reader(&envelope[..])
-            .unwrap();
+        let mut reader =
+            Opener::new().identity(sealed.key_slip.clone().unwrap()).open_reader(&envelope[..]).unwrap();
         let mut out = Vec::new();
         let err = reader.read_to_end(&mut out).unwrap_err();
         assert!(matches!(OpenError::from(err), OpenError::DecryptionFailed));
         // des-cbc-md5 holds back the last 16 bytes, which might have been the digest.
-        let released = if suite == Suite::LegacyDesCbcMd5 {
-            common::C - 16
-        } else {
-            common::C
-        };
+        let released = if suite == Suite::LegacyDesCbcMd5 { common::C - 16 } else { common::C };
         assert_eq!(out, &msg[..released]);
         // The failure is sticky.
         assert!(reader.read(&mut [0u8; 16]).is_err());
         // The one-shot API releases nothing at all.
         assert!(matches!(
-            Opener::new()
-                .identity(sealed.key_slip.unwrap())
-                .open(&envelope),
+            Opener::new().identity(sealed.key_slip.unwrap()).open(&envelope),
             Err(OpenError::DecryptionFailed)
         ));
     }
@@ -242,23 +179,14 @@ fn tail_len(suite: Suite) -> usize {
 fn every_single_bit_flip_is_rejected() {
     for suite in Suite::ALL {
         let bob = X25519Identity::generate().unwrap();
-        let sealed = Sealer::new()
-            .suite(suite)
-            .recipient(bob.to_public())
-            .key_slip()
-            .seal(b"attack at dawn")
-            .unwrap();
-        let opener = Opener::new()
-            .identity(bob)
-            .identity(sealed.key_slip.unwrap());
+        let sealed =
+            Sealer::new().suite(suite).recipient(bob.to_public()).key_slip().seal(b"attack at dawn").unwrap();
+        let opener = Opener::new().identity(bob).identity(sealed.key_slip.unwrap());
         assert!(opener.open(&sealed.envelope).is_ok());
         for bit in 0..sealed.envelope.len() * 8 {
             let mut e = sealed.envelope.clone();
             e[bit / 8] ^= 1 << (bit % 8);
-            assert!(
-                opener.open(&e).is_err(),
-                "{suite}: flip of bit {bit} accepted"
-            );
+            assert!(opener.open(&e).is_err(), "{suite}: flip of bit {bit} accepted");
         }
     }
 }

@@ -10,17 +10,11 @@ use std::path::PathBuf;
 
 use bech32::{Bech32, Hrp};
 use esmtp_core::hash::{HashAlgorithm, digest, to_hex};
-use esmtp_core::{
-    Argon2Params, KeySlip, OpenError, Opener, Passphrase, Sealer, Suite, X25519Identity,
-};
+use esmtp_core::{Argon2Params, KeySlip, OpenError, Opener, Passphrase, Sealer, Suite, X25519Identity};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 
-const CHEAP: Argon2Params = Argon2Params {
-    m_cost: 256,
-    t_cost: 1,
-    p_cost: 1,
-};
+const CHEAP: Argon2Params = Argon2Params { m_cost: 256, t_cost: 1, p_cost: 1 };
 const C: usize = common::C;
 
 fn dir() -> PathBuf {
@@ -55,10 +49,7 @@ impl Case {
         h += &format!("armored: {}\n", if self.armored { "yes" } else { "no" });
         if let Some(p) = &self.payload {
             h += &format!("payload-md5: {}\n", to_hex(&digest(HashAlgorithm::Md5, p)));
-            h += &format!(
-                "payload-sha256: {}\n",
-                to_hex(&digest(HashAlgorithm::Sha256, p))
-            );
+            h += &format!("payload-sha256: {}\n", to_hex(&digest(HashAlgorithm::Sha256, p)));
         }
         h += &format!("comment: {}\n\n", self.comment);
         let mut out = h.into_bytes();
@@ -67,10 +58,7 @@ impl Case {
     }
 
     fn parse(file: &[u8]) -> (BTreeMap<String, Vec<String>>, Vec<u8>) {
-        let split = file
-            .windows(2)
-            .position(|w| w == b"\n\n")
-            .expect("header ends with an empty line");
+        let split = file.windows(2).position(|w| w == b"\n\n").expect("header ends with an empty line");
         let header = std::str::from_utf8(&file[..split]).expect("utf-8 header");
         let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for line in header.lines() {
@@ -107,20 +95,14 @@ fn sealed(
         sealer = sealer.recipient(bob.to_public());
     }
     if passphrase {
-        sealer = sealer.recipient(
-            Passphrase::new("correct horse battery staple")
-                .with_params(CHEAP)
-                .unwrap(),
-        );
+        sealer =
+            sealer.recipient(Passphrase::new("correct horse battery staple").with_params(CHEAP).unwrap());
     }
     if slip {
         sealer = sealer.key_slip();
     }
     let s = sealer.seal_with_rng(payload, &mut r).unwrap();
-    let token = s
-        .key_slip
-        .map(|k| k.to_token().to_string())
-        .unwrap_or_default();
+    let token = s.key_slip.map(|k| k.to_token().to_string()).unwrap_or_default();
     (s.envelope, token, bob.to_secret_string().to_string())
 }
 
@@ -138,10 +120,9 @@ fn generate() -> BTreeMap<String, Case> {
     let pass = "correct horse battery staple".to_string();
     let msg = common::pattern(1000, 42);
 
-    for (suite, prefix, seed) in [
-        (Suite::ChaCha20Poly1305, "chacha", 100u64),
-        (Suite::LegacyDesCbcMd5, "des", 200),
-    ] {
+    for (suite, prefix, seed) in
+        [(Suite::ChaCha20Poly1305, "chacha", 100u64), (Suite::LegacyDesCbcMd5, "des", 200)]
+    {
         let ok = |payload: &[u8], comment: &str| Case {
             expect: "success",
             suite: suite_name(suite),
@@ -152,11 +133,7 @@ fn generate() -> BTreeMap<String, Case> {
         let (e, _, id) = sealed(suite, seed, &msg, true, false, false);
         cases.insert(
             format!("{prefix}_x25519"),
-            Case {
-                identities: vec![id],
-                envelope: e,
-                ..ok(&msg, "one x25519 stanza")
-            },
+            Case { identities: vec![id], envelope: e, ..ok(&msg, "one x25519 stanza") },
         );
         let (e, _, _) = sealed(suite, seed + 1, &msg, false, true, false);
         cases.insert(
@@ -170,11 +147,7 @@ fn generate() -> BTreeMap<String, Case> {
         let (e, slip, _) = sealed(suite, seed + 2, &msg, false, false, true);
         cases.insert(
             format!("{prefix}_key_slip"),
-            Case {
-                key_slips: vec![slip],
-                envelope: e,
-                ..ok(&msg, "one key-slip stanza")
-            },
+            Case { key_slips: vec![slip], envelope: e, ..ok(&msg, "one key-slip stanza") },
         );
         let (e, _, id) = sealed(suite, seed + 3, &msg, true, true, true);
         cases.insert(
@@ -182,41 +155,26 @@ fn generate() -> BTreeMap<String, Case> {
             Case {
                 identities: vec![id],
                 envelope: e,
-                ..ok(
-                    &msg,
-                    "x25519 + passphrase + key-slip stanzas, opened by the x25519 identity",
-                )
+                ..ok(&msg, "x25519 + passphrase + key-slip stanzas, opened by the x25519 identity")
             },
         );
         let (e, slip, _) = sealed(suite, seed + 4, b"", false, false, true);
         cases.insert(
             format!("{prefix}_empty"),
-            Case {
-                key_slips: vec![slip],
-                envelope: e,
-                ..ok(b"", "empty message")
-            },
+            Case { key_slips: vec![slip], envelope: e, ..ok(b"", "empty message") },
         );
         let big = common::pattern(2 * C - 8, 9);
         let (e, slip, _) = sealed(suite, seed + 5, &big, false, false, true);
         let what = "two chunks; for des-cbc-md5 the digest straddles the chunk boundary";
         cases.insert(
             format!("{prefix}_two_chunks"),
-            Case {
-                key_slips: vec![slip],
-                envelope: e,
-                ..ok(&big, what)
-            },
+            Case { key_slips: vec![slip], envelope: e, ..ok(&big, what) },
         );
         let exact = common::pattern(C, 5);
         let (e, slip, _) = sealed(suite, seed + 6, &exact, false, false, true);
         cases.insert(
             format!("{prefix}_exact_chunk"),
-            Case {
-                key_slips: vec![slip],
-                envelope: e,
-                ..ok(&exact, "message of exactly one chunk size")
-            },
+            Case { key_slips: vec![slip], envelope: e, ..ok(&exact, "message of exactly one chunk size") },
         );
         let (e, slip, _) = sealed(suite, seed + 7, &msg, false, false, true);
         cases.insert(
@@ -244,10 +202,7 @@ fn generate() -> BTreeMap<String, Case> {
             Case {
                 key_slips: vec![slip.clone()],
                 envelope: bad,
-                ..fail(
-                    "decryption-failed",
-                    "one ciphertext bit of the only chunk flipped",
-                )
+                ..fail("decryption-failed", "one ciphertext bit of the only chunk flipped")
             },
         );
         cases.insert(
@@ -265,10 +220,7 @@ fn generate() -> BTreeMap<String, Case> {
             Case {
                 key_slips: vec![slip.clone()],
                 envelope: trailing,
-                ..fail(
-                    "decryption-failed",
-                    "one byte appended after the final chunk",
-                )
+                ..fail("decryption-failed", "one byte appended after the final chunk")
             },
         );
         cases.insert(
@@ -283,11 +235,7 @@ fn generate() -> BTreeMap<String, Case> {
         let three = common::pattern(2 * C + 100, 3);
         let (e, slip, _) = sealed(suite, seed + 11, &three, false, false, true);
         let h = header_len(&[16]);
-        let w = if suite == Suite::LegacyDesCbcMd5 {
-            C + 8 + 16
-        } else {
-            C + 16
-        };
+        let w = if suite == Suite::LegacyDesCbcMd5 { C + 8 + 16 } else { C + 16 };
         let (c0, c1) = (e[h..h + w].to_vec(), e[h + w..h + 2 * w].to_vec());
         let mut swapped = e[..h].to_vec();
         swapped.extend_from_slice(&c1);
@@ -316,10 +264,7 @@ fn generate() -> BTreeMap<String, Case> {
             Case {
                 key_slips: vec![slip],
                 envelope: e[..h + 2 * w].to_vec(),
-                ..fail(
-                    "decryption-failed",
-                    "the final chunk dropped: the last full chunk is not final",
-                )
+                ..fail("decryption-failed", "the final chunk dropped: the last full chunk is not final")
             },
         );
     }
@@ -332,58 +277,32 @@ fn generate() -> BTreeMap<String, Case> {
     };
     let chacha = Suite::ChaCha20Poly1305;
     let (e, slip, id) = sealed(chacha, 300, &msg, true, false, true);
-    let with = |c: Case, env: Vec<u8>| Case {
-        key_slips: vec![slip.clone()],
-        envelope: env,
-        ..c
-    };
+    let with = |c: Case, env: Vec<u8>| Case { key_slips: vec![slip.clone()], envelope: env, ..c };
     let mut b = e.clone();
     b[0] = b'X';
-    cases.insert(
-        "header_bad_magic".into(),
-        with(fail("malformed", chacha, "magic changed"), b),
-    );
+    cases.insert("header_bad_magic".into(), with(fail("malformed", chacha, "magic changed"), b));
     cases.insert(
         "header_truncated".into(),
-        with(
-            fail("malformed", chacha, "input ends inside the first stanza"),
-            e[..40].to_vec(),
-        ),
+        with(fail("malformed", chacha, "input ends inside the first stanza"), e[..40].to_vec()),
     );
     let mut b = e.clone();
     b[8] = 2;
-    cases.insert(
-        "version_unknown".into(),
-        with(fail("unsupported-version", chacha, "version byte 2"), b),
-    );
+    cases.insert("version_unknown".into(), with(fail("unsupported-version", chacha, "version byte 2"), b));
     let mut b = e.clone();
     b[9] = 0x7f;
-    cases.insert(
-        "suite_unknown".into(),
-        with(fail("unsupported-suite", chacha, "suite byte 0x7f"), b),
-    );
+    cases.insert("suite_unknown".into(), with(fail("unsupported-suite", chacha, "suite byte 0x7f"), b));
     let mut b = e.clone();
     let mac_end = header_len(&[80, 16]) - 1;
     b[mac_end] ^= 0x80;
     cases.insert(
         "header_bad_mac".into(),
-        with(
-            fail("decryption-failed", chacha, "last header MAC byte flipped"),
-            b,
-        ),
+        with(fail("decryption-failed", chacha, "last header MAC byte flipped"), b),
     );
     let mut b = e.clone();
     b[27 + 3 + 80 + 3 + 2] ^= 1;
     cases.insert(
         "header_stanza_altered".into(),
-        with(
-            fail(
-                "no-match",
-                chacha,
-                "key-slip stanza body altered: the slip no longer matches it",
-            ),
-            b,
-        ),
+        with(fail("no-match", chacha, "key-slip stanza body altered: the slip no longer matches it"), b),
     );
     let other = X25519Identity::generate_with_rng(&mut rng(301)).unwrap();
     cases.insert(
@@ -391,11 +310,7 @@ fn generate() -> BTreeMap<String, Case> {
         Case {
             identities: vec![other.to_secret_string().to_string()],
             envelope: e.clone(),
-            ..fail(
-                "no-match",
-                chacha,
-                "an identity the envelope was not sealed to",
-            )
+            ..fail("no-match", chacha, "an identity the envelope was not sealed to")
         },
     );
     let _ = id;
@@ -415,11 +330,7 @@ fn generate() -> BTreeMap<String, Case> {
         Case {
             passphrases: vec![pass.clone()],
             envelope: hostile,
-            ..fail(
-                "excessive-work",
-                chacha,
-                "m_cost = 4 GiB: refused before Argon2 runs",
-            )
+            ..fail("excessive-work", chacha, "m_cost = 4 GiB: refused before Argon2 runs")
         },
     );
     let mut zero = pe;
@@ -446,24 +357,10 @@ fn generate() -> BTreeMap<String, Case> {
     let id = [0x11u8; 16];
     let key = [0x22u8; 32];
     let token = slip_token(&id, &key);
-    let hand = |c: Case, env: Vec<u8>| Case {
-        key_slips: vec![token.clone()],
-        envelope: env,
-        ..c
-    };
-    let mut env = common::header(
-        0x01,
-        &id,
-        &[(0x7e, b"future".to_vec()), common::slip_stanza(&key, &id)],
-        &key,
-    );
-    env.extend(common::chacha_chunk(
-        &key,
-        &id,
-        0,
-        true,
-        b"unknown stanza types are skipped",
-    ));
+    let hand = |c: Case, env: Vec<u8>| Case { key_slips: vec![token.clone()], envelope: env, ..c };
+    let mut env =
+        common::header(0x01, &id, &[(0x7e, b"future".to_vec()), common::slip_stanza(&key, &id)], &key);
+    env.extend(common::chacha_chunk(&key, &id, 0, true, b"unknown stanza types are skipped"));
     cases.insert(
         "stanza_unknown_type_skipped".into(),
         hand(
@@ -480,38 +377,19 @@ fn generate() -> BTreeMap<String, Case> {
     let env = common::header(0x01, &id, &[(0x01, vec![0; 79])], &key);
     cases.insert(
         "stanza_wrong_length".into(),
-        hand(
-            fail("malformed", chacha, "x25519 stanza body of 79 bytes"),
-            env,
-        ),
+        hand(fail("malformed", chacha, "x25519 stanza body of 79 bytes"), env),
     );
     let mut env = b"ESMTPENV\x01\x01".to_vec();
     env.extend_from_slice(&id);
     env.push(0);
     env.extend_from_slice(&[0; 32]);
-    cases.insert(
-        "header_no_stanzas".into(),
-        hand(fail("malformed", chacha, "stanza count 0"), env),
-    );
+    cases.insert("header_no_stanzas".into(), hand(fail("malformed", chacha, "stanza count 0"), env));
     let mut env = common::header(0x01, &id, &[common::slip_stanza(&key, &id)], &key);
-    env.extend(common::chacha_chunk(
-        &key,
-        &id,
-        0,
-        false,
-        &common::pattern(C, 1),
-    ));
+    env.extend(common::chacha_chunk(&key, &id, 0, false, &common::pattern(C, 1)));
     env.extend(common::chacha_chunk(&key, &id, 1, true, b""));
     cases.insert(
         "chacha_empty_final_chunk".into(),
-        hand(
-            fail(
-                "decryption-failed",
-                chacha,
-                "an authentic but empty final chunk after a full one",
-            ),
-            env,
-        ),
+        hand(fail("decryption-failed", chacha, "an authentic but empty final chunk after a full one"), env),
     );
 
     let des = Suite::LegacyDesCbcMd5;
@@ -544,11 +422,7 @@ fn generate() -> BTreeMap<String, Case> {
         },
     );
     for (name, k, comment) in [
-        (
-            "des_weak_key",
-            des_key([1; 8]),
-            "K_des = 0101010101010101, a weak key",
-        ),
+        ("des_weak_key", des_key([1; 8]), "K_des = 0101010101010101, a weak key"),
         (
             "des_semi_weak_key",
             des_key([0x1f, 0x1f, 0x1f, 0x1f, 0x0e, 0x0e, 0x0e, 0x0e]),
@@ -578,11 +452,7 @@ fn generate() -> BTreeMap<String, Case> {
         Case {
             key_slips: vec![slip_token(&id, &good)],
             envelope: des_env(&good, bad_pad),
-            ..fail(
-                "decryption-failed",
-                des,
-                "authentic chunk whose PKCS#7 padding byte is 9",
-            )
+            ..fail("decryption-failed", des, "authentic chunk whose PKCS#7 padding byte is 9")
         },
     );
     let mut wrong_digest = body.clone();
@@ -592,11 +462,7 @@ fn generate() -> BTreeMap<String, Case> {
         Case {
             key_slips: vec![slip_token(&id, &good)],
             envelope: des_env(&good, common::pkcs7(&wrong_digest)),
-            ..fail(
-                "decryption-failed",
-                des,
-                "authentic chunks, but the carried MD5 is of another message",
-            )
+            ..fail("decryption-failed", des, "authentic chunks, but the carried MD5 is of another message")
         },
     );
     cases.insert(
@@ -604,11 +470,7 @@ fn generate() -> BTreeMap<String, Case> {
         Case {
             key_slips: vec![slip_token(&id, &good)],
             envelope: des_env(&good, common::pkcs7(b"0123456789")),
-            ..fail(
-                "decryption-failed",
-                des,
-                "chunk stream of 10 bytes cannot hold a 16-byte digest",
-            )
+            ..fail("decryption-failed", des, "chunk stream of 10 bytes cannot hold a 16-byte digest")
         },
     );
 
@@ -622,10 +484,7 @@ fn generate() -> BTreeMap<String, Case> {
     };
     let mut bad = text.clone();
     bad.replace_range(40..41, "*");
-    cases.insert(
-        "armor_bad_character".into(),
-        armor_case("a '*' inside a base64 line", bad),
-    );
+    cases.insert("armor_bad_character".into(), armor_case("a '*' inside a base64 line", bad));
     let rewrapped: String = {
         let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
         let mut out = format!("{}\n", esmtp_core::armor::BEGIN);
@@ -635,10 +494,7 @@ fn generate() -> BTreeMap<String, Case> {
         }
         out + esmtp_core::armor::END + "\n"
     };
-    cases.insert(
-        "armor_wrong_line_length".into(),
-        armor_case("base64 lines of 76 characters", rewrapped),
-    );
+    cases.insert("armor_wrong_line_length".into(), armor_case("base64 lines of 76 characters", rewrapped));
     cases.insert(
         "armor_garbage_after_end".into(),
         armor_case("text after the END line", format!("{text}trailing\n")),
@@ -651,10 +507,7 @@ fn generate() -> BTreeMap<String, Case> {
     let (e2, slip2, _) = sealed(chacha, 401, &common::pattern(1002, 1), false, false, true);
     let t2 = esmtp_core::armor(&e2);
     let last = t2.lines().rev().nth(1).unwrap().to_string();
-    assert!(
-        last.ends_with("=="),
-        "1002-byte payload gives a doubly padded last line"
-    );
+    assert!(last.ends_with("=="), "1002-byte payload gives a doubly padded last line");
     let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let c = last.as_bytes()[last.len() - 3] as char;
     let v = alphabet.find(c).unwrap() ^ 1;
@@ -665,11 +518,7 @@ fn generate() -> BTreeMap<String, Case> {
             key_slips: vec![slip2],
             armored: true,
             envelope: t2.replace(&last, &bumped).into_bytes(),
-            ..fail(
-                "malformed",
-                chacha,
-                "non-zero unused bits in the last base64 quantum",
-            )
+            ..fail("malformed", chacha, "non-zero unused bits in the last base64 quantum")
         },
     );
     cases
@@ -693,10 +542,7 @@ fn vectors_match_generator() {
     assert_eq!(on_disk.len(), cases.len(), "files on disk vs generated");
     for (name, case) in &cases {
         let file = std::fs::read(dir.join(name)).unwrap_or_else(|_| panic!("{name} missing"));
-        assert!(
-            file == case.render(),
-            "{name} differs from the generator's output"
-        );
+        assert!(file == case.render(), "{name} differs from the generator's output");
     }
 }
 
@@ -738,16 +584,8 @@ fn every_vector_has_its_outcome() {
             failures.push(format!("{name}: expected {expect}, got {got}"));
         }
         if let Some(p) = plaintext {
-            assert_eq!(
-                to_hex(&digest(HashAlgorithm::Md5, &p)),
-                get("payload-md5")[0],
-                "{name}"
-            );
-            assert_eq!(
-                to_hex(&digest(HashAlgorithm::Sha256, &p)),
-                get("payload-sha256")[0],
-                "{name}"
-            );
+            assert_eq!(to_hex(&digest(HashAlgorithm::Md5, &p)), get("payload-md5")[0], "{name}");
+            assert_eq!(to_hex(&digest(HashAlgorithm::Sha256, &p)), get("payload-sha256")[0], "{name}");
         }
         seen += 1;
     }

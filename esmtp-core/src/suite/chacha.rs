@@ -46,10 +46,7 @@ impl ChaChaChunks {
         wire: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), OpenError> {
-        let ct_len = wire
-            .len()
-            .checked_sub(TAG_LEN)
-            .ok_or(OpenError::DecryptionFailed)?;
+        let ct_len = wire.len().checked_sub(TAG_LEN).ok_or(OpenError::DecryptionFailed)?;
         let (ct, tag) = wire.split_at(ct_len);
         let tag = Tag::try_from(tag).map_err(|_| OpenError::DecryptionFailed)?;
         let start = out.len();

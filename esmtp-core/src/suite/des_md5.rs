@@ -37,12 +37,7 @@ impl DesChunks {
         random_number.copy_from_slice(&k[8..16]);
         let mac = <Hmac<Md5> as KeyInit>::new_from_slice(&k[16..32]).ok()?;
         let des = Des::new(&(*des_key).into());
-        Some(DesChunks {
-            des_key,
-            random_number,
-            mac,
-            des,
-        })
+        Some(DesChunks { des_key, random_number, mac, des })
     }
 
     /// `IV_i = DES-E(K_des, R XOR BE64(i))`: NIST SP 800-38A appendix C's way to make unpredictable
@@ -75,14 +70,9 @@ impl DesChunks {
         let iv = self.chunk_iv(index);
         let encryptor = cbc::Encryptor::<Des>::new(&(*self.des_key).into(), &(*iv).into());
         // The buffer holds exactly the padded length, so padding cannot fail.
-        let sealed = encryptor
-            .encrypt_padded::<Pkcs7>(&mut out[start..], plaintext.len())
-            .is_ok();
+        let sealed = encryptor.encrypt_padded::<Pkcs7>(&mut out[start..], plaintext.len()).is_ok();
         debug_assert!(sealed);
-        let tag = self
-            .chunk_mac(index, last, &out[start..])
-            .finalize()
-            .into_bytes();
+        let tag = self.chunk_mac(index, last, &out[start..]).finalize().into_bytes();
         out.extend_from_slice(&tag);
     }
 
@@ -93,19 +83,14 @@ impl DesChunks {
         wire: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), OpenError> {
-        let ct_len = wire
-            .len()
-            .checked_sub(TAG_LEN)
-            .ok_or(OpenError::DecryptionFailed)?;
+        let ct_len = wire.len().checked_sub(TAG_LEN).ok_or(OpenError::DecryptionFailed)?;
         if ct_len == 0 || ct_len % BLOCK != 0 {
             return Err(OpenError::DecryptionFailed);
         }
         let (ct, tag) = wire.split_at(ct_len);
         // Encrypt-then-MAC: the MAC is checked (in constant time, by `verify_slice`) before any
         // decryption, so padding errors are only ever seen on authentic ciphertext.
-        self.chunk_mac(index, last, ct)
-            .verify_slice(tag)
-            .map_err(|_| OpenError::DecryptionFailed)?;
+        self.chunk_mac(index, last, ct).verify_slice(tag).map_err(|_| OpenError::DecryptionFailed)?;
         let start = out.len();
         out.extend_from_slice(ct);
         let iv = self.chunk_iv(index);

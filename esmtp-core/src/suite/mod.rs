@@ -102,27 +102,22 @@ impl FromStr for Suite {
     type Err = UnknownSuite;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Suite::ALL
-            .into_iter()
-            .find(|suite| suite.name() == s)
-            .ok_or(UnknownSuite)
+        Suite::ALL.into_iter().find(|suite| suite.name() == s).ok_or(UnknownSuite)
     }
 }
 
 /// A suite's chunk cipher, keyed for one envelope.
 pub(crate) enum ChunkCipher {
     ChaCha(chacha::ChaChaChunks),
-    Des(des_md5::DesChunks),
+    Des(Box<des_md5::DesChunks>),
 }
 
 impl ChunkCipher {
     /// Key the cipher; `None` when a `des-cbc-md5` key breaks SPEC.md section 2's rules.
     pub(crate) fn new(suite: Suite, key: &MessageKey, id: &EnvelopeId) -> Option<Self> {
         match suite {
-            Suite::ChaCha20Poly1305 => {
-                Some(ChunkCipher::ChaCha(chacha::ChaChaChunks::new(key, id)))
-            }
-            Suite::LegacyDesCbcMd5 => des_md5::DesChunks::new(key).map(ChunkCipher::Des),
+            Suite::ChaCha20Poly1305 => Some(ChunkCipher::ChaCha(chacha::ChaChaChunks::new(key, id))),
+            Suite::LegacyDesCbcMd5 => des_md5::DesChunks::new(key).map(|c| ChunkCipher::Des(Box::new(c))),
         }
     }
 

@@ -10,9 +10,7 @@ pub const C: usize = 65536;
 
 pub fn hkdf<const N: usize>(ikm: &[u8], salt: &[u8], info: &[u8]) -> [u8; N] {
     let mut out = [0u8; N];
-    hkdf::Hkdf::<sha2::Sha256>::new(Some(salt), ikm)
-        .expand(info, &mut out)
-        .unwrap();
+    hkdf::Hkdf::<sha2::Sha256>::new(Some(salt), ikm).expand(info, &mut out).unwrap();
     out
 }
 
@@ -42,22 +40,14 @@ pub fn slip_stanza(key: &[u8; 32], id: &[u8; 16]) -> (u8, Vec<u8>) {
 }
 
 /// SPEC.md section 5.1: one chacha20-poly1305 chunk.
-pub fn chacha_chunk(
-    key: &[u8; 32],
-    id: &[u8; 16],
-    index: u64,
-    last: bool,
-    plain: &[u8],
-) -> Vec<u8> {
+pub fn chacha_chunk(key: &[u8; 32], id: &[u8; 16], index: u64, last: bool, plain: &[u8]) -> Vec<u8> {
     let payload_key: [u8; 32] = hkdf(key, id, b"esmtp/v1 payload");
     let aead = ChaCha20Poly1305::new(&Key::from(payload_key));
     let mut nonce = [0u8; 12];
     nonce[3..11].copy_from_slice(&index.to_be_bytes());
     nonce[11] = u8::from(last);
     let mut buf = plain.to_vec();
-    let tag = aead
-        .encrypt_inout_detached(&Nonce::from(nonce), b"", buf.as_mut_slice().into())
-        .unwrap();
+    let tag = aead.encrypt_inout_detached(&Nonce::from(nonce), b"", buf.as_mut_slice().into()).unwrap();
     buf.extend_from_slice(&tag);
     buf
 }
@@ -116,7 +106,5 @@ pub fn md5(data: &[u8]) -> [u8; 16] {
 
 /// Deterministic filler bytes.
 pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0] ^ seed)
-        .collect()
+    (0..len).map(|i| (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0] ^ seed).collect()
 }

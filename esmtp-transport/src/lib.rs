@@ -1,6 +1,42 @@
-//! SMTP submission and IMAP / POP3 retrieval for esmtp end-to-end encrypted email.
+//! # esmtp-transport
 //!
-//! Work in progress: the transport API is not published yet; see `esmtp-core` for the envelope
-//! format.
+//! The network half of esmtp: authenticated SMTP submission (with a Gmail preset), and IMAP and
+//! POP3 retrieval. The mail handed to the server is already sealed end to end by `esmtp-core`;
+//! the TLS here protects the login and hides metadata from the path.
+//!
+//! - Blocking calls, safe to run on a background thread; types are `Send + Sync`.
+//! - TLS is implicit or STARTTLS, always required, with certificate and host-name checks; the
+//!   only way around them is named `dangerous_*`.
+//! - One opaque [`Error`] with [`Error::is_transient`], [`Error::is_auth`], [`Error::is_tls`] and
+//!   the server's codes; it never contains a password or token.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod account;
+mod error;
+pub mod sasl;
+pub mod smtp;
+mod tls;
+
+pub use account::{
+    Account, AccountBuilder, Credentials, PasswordMechanism, Secret, ServerSettings, TlsMode, TokenProvider,
+};
+pub use error::{Error, ErrorKind, Result};
+pub use smtp::{Capabilities, SubmitReply, Submitter};
+
+/// Whether a rustls error sits anywhere in `e`'s source chain (also inside `io::Error`s).
+pub(crate) fn error_chain_has_tls(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = current {
+        if err.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
+        {
+            return true;
+        }
+        current = err.source();
+    }
+    false
+}

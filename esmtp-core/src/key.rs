@@ -76,7 +76,7 @@ pub(crate) fn has_odd_parity(key: &[u8]) -> bool {
 }
 
 /// The random 16-byte id of an envelope: names it in mail headers and binds key slips to it.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EnvelopeId(pub(crate) [u8; 16]);
 
 impl EnvelopeId {

@@ -7,6 +7,7 @@ pub(crate) mod reply;
 
 use std::net::Ipv4Addr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use lettre::Address;
 use lettre::transport::smtp::authentication::{Credentials as LettreCredentials, Mechanism};
@@ -24,6 +25,7 @@ pub struct Submitter {
     server: ServerSettings,
     tls: TlsParameters,
     session: Mutex<Option<Session>>,
+    connections: AtomicU64,
 }
 
 impl std::fmt::Debug for Submitter {
@@ -94,7 +96,13 @@ impl Submitter {
         let tls = builder
             .build_rustls()
             .map_err(|e| Error::new(ErrorKind::Tls, "TLS setup failed").with_source(e))?;
-        Ok(Submitter { account: account.clone(), server, tls, session: Mutex::new(None) })
+        Ok(Submitter {
+            account: account.clone(),
+            server,
+            tls,
+            session: Mutex::new(None),
+            connections: AtomicU64::new(0),
+        })
     }
 
     /// Connect and upgrade to TLS; returns the connection, the EHLO report after TLS, and
@@ -135,8 +143,14 @@ impl Submitter {
         Ok(caps)
     }
 
+    /// How many authenticated sessions this submitter has opened (batches reuse one).
+    pub fn connections_opened(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+
     fn login(&self) -> Result<Session> {
         let (mut conn, caps) = self.open()?;
+        self.connections.fetch_add(1, Ordering::Relaxed);
         let username = self.account.username.clone();
         let (mechanisms, secret): (Vec<Mechanism>, _) = match self.account.credentials.resolve()? {
             SessionSecret::Password(p) => (
@@ -154,6 +168,10 @@ impl Submitter {
                 ErrorKind::Unsupported,
                 "the server offers none of the allowed AUTH mechanisms",
             ));
+        }
+        if mechanisms == [Mechanism::Xoauth2] {
+            xoauth2(&mut conn, &username, &secret)?;
+            return Ok(Session { conn, caps });
         }
         // lettre keeps credentials as plain Strings; this copy lives only for the AUTH exchange.
         let credentials = LettreCredentials::new(username, secret.expose().to_string());
@@ -257,6 +275,33 @@ impl Submitter {
             let _ = s.conn.quit();
         }
     }
+}
+
+/// XOAUTH2 by hand: a rejected token is answered with a 334 carrying an error document, to which
+/// the client must send an empty line before the final 535 (Google's XOAUTH2 protocol);
+/// lettre's mechanism stops at that challenge instead.
+fn xoauth2(conn: &mut SmtpConnection, username: &str, token: &crate::Secret) -> Result<()> {
+    let auth_failed = |e: Error| {
+        if matches!(e.kind(), ErrorKind::Permanent | ErrorKind::Auth) {
+            Error::new(ErrorKind::Auth, "authentication failed")
+                .with_reply(e.code().unwrap_or(535), e.enhanced_code().unwrap_or(""))
+        } else {
+            e
+        }
+    };
+    let line = zeroize::Zeroizing::new(format!(
+        "AUTH XOAUTH2 {}\r\n",
+        crate::sasl::xoauth2(username, token.expose()).as_str()
+    ));
+    let reply = conn.command(line.as_str()).map_err(|e| auth_failed(map_lettre(e, "AUTH")))?;
+    if reply.has_code(334) {
+        conn.command("\r\n").map_err(|e| auth_failed(map_lettre(e, "AUTH")))?;
+        return Err(Error::new(ErrorKind::Auth, "authentication failed"));
+    }
+    if !reply.has_code(235) {
+        return Err(Error::new(ErrorKind::Protocol, "unexpected reply to AUTH"));
+    }
+    Ok(())
 }
 
 fn transaction(

@@ -31,7 +31,7 @@ fn assert_delivered_sealed(lab: &Lab, user: &str, tag: &str, bob: &X25519Identit
     let start = file.windows(10).position(|w| w == b"-----BEGIN").unwrap();
     let armored = String::from_utf8_lossy(&file[start..]).replace("\r\n", "\n");
     let end = armored.find("-----END ESMTP ENVELOPE-----").unwrap() + 28;
-    let opened = Opener::new().identity(bob.clone()).open(armored[..end].as_bytes()).unwrap();
+    let opened = Opener::new().identity(bob.clone()).open(&armored.as_bytes()[..end]).unwrap();
     assert!(opened.plaintext().ends_with(format!("the secret body {tag}\r\n").as_bytes()));
 }
 

@@ -44,6 +44,7 @@ pub mod hash;
 mod header;
 mod key;
 mod keyslip;
+pub mod mime;
 mod open;
 mod passphrase;
 mod random;

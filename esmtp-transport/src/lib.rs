@@ -14,6 +14,9 @@
 
 mod account;
 mod error;
+pub mod imap;
+pub mod pop3;
+pub mod retrieve;
 pub mod sasl;
 pub mod smtp;
 mod tls;
@@ -22,7 +25,10 @@ pub use account::{
     Account, AccountBuilder, Credentials, PasswordMechanism, Secret, ServerSettings, TlsMode, TokenProvider,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use smtp::{Capabilities, SubmitReply, Submitter};
+pub use imap::{FetchOptions, FetchReport, ImapClient, MailboxInfo, MailboxState, SyncState};
+pub use pop3::{Pop3Client, Pop3Entry, Pop3FetchOptions, Pop3Report};
+pub use retrieve::{FetchScope, Fetched, MessageError, MessageRef, Retrieved};
+pub use smtp::{Capabilities, KeySlipDelivery, SendOptions, SendReport, SubmitReply, Submitter};
 
 /// Whether a rustls error sits anywhere in `e`'s source chain (also inside `io::Error`s).
 pub(crate) fn error_chain_has_tls(e: &(dyn std::error::Error + 'static)) -> bool {

@@ -6,14 +6,26 @@ use zeroize::Zeroizing;
 
 /// XOAUTH2 (Google's "OAuth 2.0 Mechanism"): `base64("user=" user ^A "auth=Bearer " token ^A ^A)`.
 pub fn xoauth2(user: &str, token: &str) -> Zeroizing<String> {
-    let raw = Zeroizing::new(format!("user={user}\x01auth=Bearer {token}\x01\x01"));
-    Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(raw.as_bytes()))
+    encode(&xoauth2_raw(user, token))
 }
 
 /// PLAIN (RFC 4616) with an empty authorization identity: `base64(NUL user NUL password)`.
 pub fn plain(user: &str, password: &str) -> Zeroizing<String> {
-    let raw = Zeroizing::new(format!("\0{user}\0{password}"));
-    Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(raw.as_bytes()))
+    encode(&plain_raw(user, password))
+}
+
+/// The XOAUTH2 response before base64, for protocol crates that encode it themselves (IMAP).
+pub fn xoauth2_raw(user: &str, token: &str) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(format!("user={user}\x01auth=Bearer {token}\x01\x01").into_bytes())
+}
+
+/// The PLAIN response before base64, for protocol crates that encode it themselves (IMAP).
+pub fn plain_raw(user: &str, password: &str) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(format!("\0{user}\0{password}").into_bytes())
+}
+
+fn encode(raw: &[u8]) -> Zeroizing<String> {
+    Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(raw))
 }
 
 #[cfg(test)]
@@ -28,6 +40,12 @@ mod tests {
             encoded.as_str(),
             "dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhkSFJoZG1semRHRXVZMjl0Q2cBAQ=="
         );
+    }
+
+    #[test]
+    fn raw_forms_are_the_base64_input() {
+        assert_eq!(&plain_raw("tim", "tanstaaftanstaaf")[..], b"\0tim\0tanstaaftanstaaf");
+        assert_eq!(&xoauth2_raw("u@x", "t")[..], b"user=u@x\x01auth=Bearer t\x01\x01");
     }
 
     /// RFC 4616 section 4's example, without authorization identity.

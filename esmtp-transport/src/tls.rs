@@ -22,7 +22,6 @@ pub(crate) fn parse_pem_roots(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>
 }
 
 /// A rustls client configuration for `account` (IMAP and POP3).
-#[allow(dead_code)] // used by the retrieval clients
 pub(crate) fn client_config(account: &Account) -> Result<Arc<rustls::ClientConfig>> {
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -48,7 +47,6 @@ pub(crate) fn client_config(account: &Account) -> Result<Arc<rustls::ClientConfi
     Ok(Arc::new(config))
 }
 
-#[allow(dead_code)] // used by the retrieval clients
 mod danger {
     use rustls::DigitallySignedStruct;
     use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};

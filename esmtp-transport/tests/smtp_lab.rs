@@ -228,3 +228,99 @@ fn xoauth2_live_fresh_expired_and_foreign_tokens() {
     send(Credentials::OAuth2Provider(std::sync::Arc::new(provider)), &t).unwrap();
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+fn read(raw: &[u8], opener: &Opener) -> esmtp_core::mime::ReadMail {
+    esmtp_core::mime::read_mail(raw, opener).unwrap()
+}
+
+fn assert_no_plaintext(file: &[u8], secrets: &[&str]) {
+    for s in secrets {
+        assert!(!file.windows(s.len()).any(|w| w == s.as_bytes()), "{s:?} readable on the server");
+    }
+}
+
+#[test]
+#[ignore = "needs the mail lab: ./scripts/test starts it"]
+fn send_secure_with_key_slip_delivers_two_mails_that_pair_up() {
+    use esmtp_core::mime::{Attachment, MailDraft, Mailbox, ReadMail};
+    use esmtp_core::{Suite, hash};
+    let lab = Lab::get();
+    let submitter = Submitter::new(&lab.password_account("alice", TlsMode::StartTls)).unwrap();
+    for (suite, slip_to) in
+        [(Suite::LegacyDesCbcMd5, None), (Suite::ChaCha20Poly1305, Some(lab.address("carol")))]
+    {
+        let t = tag();
+        let subject = format!("Quarterly numbers {t}");
+        let body = format!("The numbers are attached, {t}.");
+        let draft = MailDraft::new(Mailbox::with_name("Alice", lab.address("alice")))
+            .to(Mailbox::new(lab.address("bob")))
+            .subject(subject.clone())
+            .text(body.clone())
+            .attachment(Attachment::new("numbers.csv", "text/csv", format!("q3,{t}\n").into_bytes()));
+        let options = esmtp_transport::SendOptions { key_slip_to: slip_to.clone(), ..Default::default() };
+        let report = submitter.send_secure(&draft, &Sealer::new().suite(suite).key_slip(), &options).unwrap();
+        assert_eq!(report.reply.code, 250);
+        assert_eq!(report.key_slips.len(), 1);
+        let slip_user = if slip_to.is_some() { "carol" } else { "bob" };
+        assert_eq!(report.key_slips[0].to, lab.address(slip_user));
+
+        let envelope_files = wait_for_mail(&lab.maildir("bob"), report.envelope_id.to_string().as_bytes(), 1);
+        let slip_mail = wait_for_mail(&lab.maildir(slip_user), report.message_id.as_bytes(), 1)
+            .into_iter()
+            .find(|f| f.windows(16).any(|w| w == b"X-Esmtp-Key-Slip"))
+            .expect("key-slip mail delivered");
+        let envelope_mail = envelope_files
+            .into_iter()
+            .find(|f| !f.windows(16).any(|w| w == b"X-Esmtp-Key-Slip"))
+            .expect("encrypted mail delivered");
+        assert_no_plaintext(&envelope_mail, &[&subject, &body, "numbers.csv", &format!("q3,{t}")]);
+        assert_no_plaintext(&slip_mail, &[&subject, &body]);
+
+        let ReadMail::KeySlip(slip) = read(&slip_mail, &Opener::new()) else { panic!("not a key-slip mail") };
+        assert_eq!(slip.envelope_id, report.envelope_id);
+        assert_eq!(slip.envelope_message_id.as_deref(), Some(report.message_id.as_str()));
+        let ReadMail::Encrypted(opened) =
+            read(&envelope_mail, &Opener::new().identity(slip.key_slip.clone()))
+        else {
+            panic!("not opened")
+        };
+        assert_eq!(opened.suite, suite);
+        assert_eq!(opened.headers.subject.as_deref(), Some(subject.as_str()));
+        assert_eq!(opened.text.as_deref(), Some(body.as_str()));
+        assert_eq!(opened.attachments[0].data, format!("q3,{t}\n").into_bytes());
+        // Without the slip, bob cannot open it.
+        assert!(esmtp_core::mime::read_mail(&envelope_mail, &Opener::new()).is_err());
+        let _ = hash::to_hex(&opened.md5);
+    }
+}
+
+#[test]
+#[ignore = "needs the mail lab: ./scripts/test starts it"]
+fn send_secure_to_x25519_recipients_leaves_only_ciphertext_on_the_server() {
+    use esmtp_core::mime::{MailDraft, Mailbox, ReadMail};
+    let lab = Lab::get();
+    let submitter = Submitter::new(&lab.password_account("alice", TlsMode::Implicit)).unwrap();
+    let (bob, carol) = (X25519Identity::generate().unwrap(), X25519Identity::generate().unwrap());
+    let t = tag();
+    let draft = MailDraft::new(Mailbox::new(lab.address("alice")))
+        .to(Mailbox::new(lab.address("bob")))
+        .bcc(Mailbox::new(lab.address("carol")))
+        .subject(format!("δοκιμή {t}"))
+        .text(format!("secret text {t}"));
+    let sealer = Sealer::new().recipient(bob.to_public()).recipient(carol.to_public());
+    let report = submitter.send_secure(&draft, &sealer, &Default::default()).unwrap();
+    assert!(report.key_slips.is_empty());
+    for (user, identity) in [("bob", bob), ("carol", carol)] {
+        let files = wait_for_mail(&lab.maildir(user), report.envelope_id.to_string().as_bytes(), 1);
+        assert_eq!(files.len(), 1, "{user}");
+        assert_no_plaintext(&files[0], &[&format!("secret text {t}"), "δοκιμή"]);
+        if user == "bob" {
+            // Bcc never appears (carol's own copy names her in the server's Delivered-To).
+            assert_no_plaintext(&files[0], &[&lab.address("carol")]);
+        }
+        let ReadMail::Encrypted(opened) = read(&files[0], &Opener::new().identity(identity)) else {
+            panic!()
+        };
+        assert_eq!(opened.headers.subject.as_deref(), Some(format!("δοκιμή {t}").as_str()));
+    }
+}

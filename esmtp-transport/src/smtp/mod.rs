@@ -4,6 +4,7 @@
 //! and a session the server closed while idle is replaced transparently.
 
 pub(crate) mod reply;
+mod secure;
 
 use std::net::Ipv4Addr;
 use std::sync::Mutex;
@@ -18,6 +19,7 @@ use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParame
 use crate::account::{Account, PasswordMechanism, ServerSettings, SessionSecret, TlsMode};
 use crate::error::{Error, ErrorKind, Result};
 pub use reply::{Capabilities, SubmitReply};
+pub use secure::{KeySlipDelivery, SendOptions, SendReport};
 
 /// Submits mail for one account; safe to share between threads (sessions are serialised).
 pub struct Submitter {

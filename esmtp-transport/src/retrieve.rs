@@ -1,0 +1,329 @@
+//! What IMAP and POP3 retrieval return per message, and the per-message open they share: one
+//! message's failure is that message's result, never the end of the fetch.
+
+pub(crate) mod net;
+
+use std::collections::HashMap;
+use std::fmt;
+
+use esmtp_core::mime::{
+    self, MailHeaders, MailKind, Mailbox, MimeError, OpenedMail, PlainMail, ReadMail, ReceivedKeySlip,
+};
+use esmtp_core::{EnvelopeId, KeySlip, OpenError, Opener};
+
+/// Which messages a fetch returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FetchScope {
+    /// Only esmtp mails (encrypted mails and key-slip mails). IMAP finds them by their
+    /// `X-Esmtp-Envelope-Id` / `X-Esmtp-Key-Slip` headers on the server, without downloading
+    /// anything else; an envelope pasted into a plain text body (MIME.md rule 3) has no such
+    /// header and is only found with [`FetchScope::All`].
+    #[default]
+    EsmtpOnly,
+    /// Every message; those that are not esmtp mails come back as [`Retrieved::Plain`].
+    All,
+}
+
+/// Where a message sits on its server.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum MessageRef {
+    /// An IMAP message in the fetched mailbox.
+    Imap {
+        /// Its UID (valid with the report's UIDVALIDITY).
+        uid: u32,
+    },
+    /// A POP3 message.
+    Pop3 {
+        /// Its message number in this session.
+        number: u32,
+        /// Its unique id (UIDL), stable across sessions.
+        uidl: String,
+    },
+}
+
+/// One message of a fetch: where it is, its outer headers, and what reading it gave.
+#[derive(Debug)]
+pub struct Fetched {
+    /// Where the message is on the server.
+    pub location: MessageRef,
+    /// Its size on the server, in bytes.
+    pub size: u64,
+    /// Its outer (unprotected) headers, as far as they could be read, also when the message
+    /// itself could not be opened. An opened mail's protected headers are in
+    /// [`OpenedMail::headers`].
+    pub outer: MailHeaders,
+    /// The message's own result.
+    pub result: Result<Retrieved, MessageError>,
+}
+
+impl Fetched {
+    /// The IMAP UID, for IMAP messages.
+    pub fn uid(&self) -> Option<u32> {
+        match self.location {
+            MessageRef::Imap { uid } => Some(uid),
+            MessageRef::Pop3 { .. } => None,
+        }
+    }
+
+    /// The POP3 unique id, for POP3 messages.
+    pub fn uidl(&self) -> Option<&str> {
+        match &self.location {
+            MessageRef::Pop3 { uidl, .. } => Some(uidl),
+            MessageRef::Imap { .. } => None,
+        }
+    }
+
+    /// The outer `Message-ID`, without angle brackets.
+    pub fn message_id(&self) -> Option<&str> {
+        self.outer.message_id.as_deref()
+    }
+
+    /// The opened mail, when this message is one.
+    pub fn opened(&self) -> Option<&OpenedMail> {
+        match &self.result {
+            Ok(Retrieved::Opened { mail, .. }) => Some(mail),
+            _ => None,
+        }
+    }
+}
+
+/// A message that could be read.
+#[derive(Debug)]
+pub enum Retrieved {
+    /// An encrypted mail, opened and authenticated.
+    Opened {
+        /// The mail: protected headers, text, HTML, attachments, suite, MD5.
+        mail: Box<OpenedMail>,
+        /// Whether a key-slip mail of the same fetch (or, over IMAP, of the same mailbox)
+        /// opened it rather than the caller's identities.
+        with_key_slip: bool,
+    },
+    /// A key-slip mail: its slip was used for the matching envelope automatically. The slip
+    /// is handed out too, for callers that keep slips for envelopes that arrive later.
+    KeySlip(Box<ReceivedKeySlip>),
+    /// Not an esmtp mail (only with [`FetchScope::All`]): a result, not an error.
+    Plain(Box<PlainMail>),
+}
+
+/// Why one message could not be opened. Never contains key material or message content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MessageError {
+    /// None of the identities, passphrases or key slips opens it: mail for someone else, or a
+    /// key slip that has not arrived.
+    NoMatchingRecipient,
+    /// The envelope failed authentication: altered or damaged in transit.
+    DecryptionFailed,
+    /// Not a well-formed esmtp mail; says what is wrong.
+    Malformed(String),
+    /// A format version or cipher suite this library does not know.
+    Unsupported(String),
+    /// Above the size limit; says which.
+    TooLarge(String),
+    /// Anything else, described.
+    Other(String),
+}
+
+impl fmt::Display for MessageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MessageError::NoMatchingRecipient => {
+                f.write_str("no matching recipient: none of the keys, passphrases or key slips opens it")
+            }
+            MessageError::DecryptionFailed => {
+                f.write_str("decryption failed: the message was altered or damaged")
+            }
+            MessageError::Malformed(why) => write!(f, "malformed esmtp mail: {why}"),
+            MessageError::Unsupported(what) => write!(f, "unsupported: {what}"),
+            MessageError::TooLarge(what) => write!(f, "too large: {what}"),
+            MessageError::Other(what) => f.write_str(what),
+        }
+    }
+}
+
+impl std::error::Error for MessageError {}
+
+impl From<MimeError> for MessageError {
+    fn from(e: MimeError) -> Self {
+        match e {
+            MimeError::Open(OpenError::NoMatchingRecipient) => MessageError::NoMatchingRecipient,
+            MimeError::Open(OpenError::DecryptionFailed) => MessageError::DecryptionFailed,
+            MimeError::Open(
+                e @ (OpenError::UnsupportedVersion(_)
+                | OpenError::UnsupportedSuite(_)
+                | OpenError::ExcessiveWork),
+            ) => MessageError::Unsupported(e.to_string()),
+            MimeError::Open(e) => MessageError::Malformed(format!("envelope: {e}")),
+            MimeError::UnsupportedVersion => MessageError::Unsupported(e.to_string()),
+            MimeError::TooLarge(_) => MessageError::TooLarge(e.to_string()),
+            MimeError::Malformed(_)
+            | MimeError::TooDeep
+            | MimeError::TooManyParts
+            | MimeError::EnvelopeIdMismatch { .. }
+            | MimeError::KeySlip(_) => MessageError::Malformed(e.to_string()),
+            other => MessageError::Other(other.to_string()),
+        }
+    }
+}
+
+/// Reads fetched messages with the caller's opener plus the key slips found so far.
+pub(crate) struct Reader<'a> {
+    opener: &'a Opener,
+    slips: HashMap<EnvelopeId, KeySlip>,
+}
+
+/// What reading one message gave.
+pub(crate) struct Read {
+    pub(crate) outer: Option<MailHeaders>,
+    pub(crate) result: Result<Retrieved, MessageError>,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(opener: &'a Opener) -> Self {
+        Reader { opener, slips: HashMap::new() }
+    }
+
+    /// Remember a key slip for the envelope it opens.
+    pub(crate) fn add_slip(&mut self, slip: KeySlip) {
+        self.slips.insert(slip.envelope_id(), slip);
+    }
+
+    /// Whether a slip for `id` is known.
+    pub(crate) fn has_slip(&self, id: &EnvelopeId) -> bool {
+        self.slips.contains_key(id)
+    }
+
+    /// Read one whole message: open it with the caller's identities, or with a known key slip
+    /// for its envelope when those do not match.
+    pub(crate) fn read(&mut self, raw: &[u8]) -> Read {
+        match mime::read_mail(raw, self.opener) {
+            Ok(ReadMail::Encrypted(mail)) => Read {
+                outer: Some(mail.outer.clone()),
+                result: Ok(Retrieved::Opened { mail, with_key_slip: false }),
+            },
+            Ok(ReadMail::KeySlip(slip)) => {
+                self.add_slip(slip.key_slip.clone());
+                Read { outer: Some(slip.headers.clone()), result: Ok(Retrieved::KeySlip(slip)) }
+            }
+            Ok(ReadMail::Plain(plain)) => {
+                Read { outer: Some(plain.headers.clone()), result: Ok(Retrieved::Plain(plain)) }
+            }
+            Ok(_) => Read {
+                outer: None,
+                result: Err(MessageError::Other("a kind of mail this version does not know".into())),
+            },
+            Err(MimeError::Open(OpenError::NoMatchingRecipient)) => {
+                let slip = match mime::classify(raw) {
+                    Ok(MailKind::Encrypted { envelope_id, .. }) => self.slips.get(&envelope_id).cloned(),
+                    _ => None,
+                };
+                let Some(slip) = slip else {
+                    return Read { outer: None, result: Err(MessageError::NoMatchingRecipient) };
+                };
+                match mime::read_mail(raw, &Opener::new().identity(slip)) {
+                    Ok(ReadMail::Encrypted(mail)) => Read {
+                        outer: Some(mail.outer.clone()),
+                        result: Ok(Retrieved::Opened { mail, with_key_slip: true }),
+                    },
+                    Ok(_) => {
+                        Read { outer: None, result: Err(MessageError::Other("the mail changed kind".into())) }
+                    }
+                    Err(e) => Read { outer: None, result: Err(e.into()) },
+                }
+            }
+            Err(e) => Read { outer: None, result: Err(e.into()) },
+        }
+    }
+}
+
+/// What a header block (or a whole message) says, read leniently: the outer headers and the
+/// esmtp ids, for messages that are not (or cannot be) read whole.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct HeaderInfo {
+    pub(crate) outer: MailHeaders,
+    /// `X-Esmtp-Envelope-Id`, when present and valid.
+    pub(crate) envelope_id: Option<EnvelopeId>,
+    /// `X-Esmtp-Key-Slip`, when present and valid.
+    pub(crate) key_slip_for: Option<EnvelopeId>,
+    /// Whether either esmtp header is there at all (valid or not).
+    pub(crate) esmtp: bool,
+}
+
+/// Parse the header block at the start of `bytes`.
+pub(crate) fn header_info(bytes: &[u8]) -> HeaderInfo {
+    let Some(message) = mail_parser::MessageParser::new().parse_headers(bytes) else {
+        return HeaderInfo::default();
+    };
+    let id = |name: &str| message.header_raw(name).and_then(|v| EnvelopeId::from_hex(v.trim()));
+    let present = |name: &str| message.header_raw(name).is_some();
+    let from = message.from().and_then(|a| a.first()).and_then(|a| {
+        Some(Mailbox {
+            name: a.name.as_deref().map(str::to_string).filter(|n| !n.is_empty()),
+            address: a.address.as_deref()?.to_string(),
+        })
+    });
+    HeaderInfo {
+        outer: MailHeaders {
+            from,
+            subject: message.subject().map(str::to_string),
+            date: message.date().map(|d| d.to_timestamp()),
+            message_id: message.message_id().map(str::to_string),
+            ..MailHeaders::default()
+        },
+        envelope_id: id(mime::ENVELOPE_ID_HEADER),
+        key_slip_for: id(mime::KEY_SLIP_HEADER),
+        esmtp: present(mime::ENVELOPE_ID_HEADER) || present(mime::KEY_SLIP_HEADER),
+    }
+}
+
+/// Messages are fetched in groups of at most this many bytes unless the caller says otherwise.
+pub(crate) const DEFAULT_BATCH_BYTES: u64 = 16 << 20;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_info_reads_ids_and_outer_headers() {
+        let raw = b"From: Alice <alice@example.test>\r\nDate: Tue, 14 Nov 2023 22:13:20 +0000\r\n\
+Message-ID: <m1@example.test>\r\nSubject: ...\r\n\
+X-Esmtp-Envelope-Id: 00112233445566778899aabbccddeeff\r\n\r\nbody";
+        let info = header_info(raw);
+        assert_eq!(info.outer.message_id.as_deref(), Some("m1@example.test"));
+        assert_eq!(info.outer.from.as_ref().map(|m| m.address.as_str()), Some("alice@example.test"));
+        assert_eq!(info.outer.date, Some(1_700_000_000));
+        assert_eq!(
+            info.envelope_id.map(|i| i.to_string()).as_deref(),
+            Some("00112233445566778899aabbccddeeff")
+        );
+        assert!(info.esmtp && info.key_slip_for.is_none());
+        let bad = header_info(b"X-Esmtp-Key-Slip: nothex\r\n\r\n");
+        assert!(bad.esmtp && bad.key_slip_for.is_none());
+        assert!(!header_info(b"Subject: hi\r\n\r\n").esmtp);
+    }
+
+    #[test]
+    fn mime_errors_map_without_content() {
+        assert_eq!(
+            MessageError::from(MimeError::Open(OpenError::DecryptionFailed)),
+            MessageError::DecryptionFailed
+        );
+        assert_eq!(
+            MessageError::from(MimeError::Open(OpenError::NoMatchingRecipient)),
+            MessageError::NoMatchingRecipient
+        );
+        assert!(matches!(MessageError::from(MimeError::Malformed("x")), MessageError::Malformed(_)));
+        assert!(matches!(MessageError::from(MimeError::UnsupportedVersion), MessageError::Unsupported(_)));
+    }
+
+    #[test]
+    fn plain_mail_is_a_result() {
+        let opener = Opener::new();
+        let mut reader = Reader::new(&opener);
+        let read = reader.read(b"From: a@example.test\r\nSubject: hello\r\n\r\nhi\r\n");
+        assert!(matches!(read.result, Ok(Retrieved::Plain(_))));
+        let read =
+            reader.read(b"From: a@example.test\r\nX-Esmtp-Envelope-Id: 00\r\n\r\nparts went missing\r\n");
+        assert!(matches!(read.result, Err(MessageError::Malformed(_))), "{:?}", read.result);
+    }
+}

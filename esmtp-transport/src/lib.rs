@@ -13,8 +13,10 @@
 #![deny(missing_docs)]
 
 mod account;
+pub mod account_file;
 mod error;
 pub mod imap;
+pub mod maildir;
 pub mod pop3;
 pub mod retrieve;
 pub mod sasl;
@@ -26,6 +28,7 @@ pub use account::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use imap::{FetchOptions, FetchReport, ImapClient, MailboxInfo, MailboxState, SyncState};
+pub use maildir::Maildir;
 pub use pop3::{Pop3Client, Pop3Entry, Pop3FetchOptions, Pop3Report};
 pub use retrieve::{FetchScope, Fetched, MessageError, MessageRef, Retrieved};
 pub use smtp::{Capabilities, KeySlipDelivery, SendOptions, SendReport, SubmitReply, Submitter};

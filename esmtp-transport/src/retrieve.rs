@@ -32,6 +32,11 @@ pub enum MessageRef {
         /// Its UID (valid with the report's UIDVALIDITY).
         uid: u32,
     },
+    /// A message in a local Maildir.
+    Maildir {
+        /// Its file name (unique within the Maildir).
+        name: String,
+    },
     /// A POP3 message.
     Pop3 {
         /// Its message number in this session.
@@ -61,7 +66,7 @@ impl Fetched {
     pub fn uid(&self) -> Option<u32> {
         match self.location {
             MessageRef::Imap { uid } => Some(uid),
-            MessageRef::Pop3 { .. } => None,
+            MessageRef::Pop3 { .. } | MessageRef::Maildir { .. } => None,
         }
     }
 
@@ -69,7 +74,7 @@ impl Fetched {
     pub fn uidl(&self) -> Option<&str> {
         match &self.location {
             MessageRef::Pop3 { uidl, .. } => Some(uidl),
-            MessageRef::Imap { .. } => None,
+            MessageRef::Imap { .. } | MessageRef::Maildir { .. } => None,
         }
     }
 

@@ -75,6 +75,9 @@ pub struct OpenedMail {
     pub envelope_id: EnvelopeId,
     /// Where the envelope was found.
     pub form: EnvelopeForm,
+    /// The decrypted inner entity, bytes exact: what [`OpenedMail::md5`] is the digest of, and
+    /// what to save as the decrypted `.eml`. Zeroized when dropped.
+    pub inner: zeroize::Zeroizing<Vec<u8>>,
 }
 
 impl OpenedMail {
@@ -191,18 +194,23 @@ pub fn read_mail_with_limits(raw: &[u8], opener: &Opener, limits: &Limits) -> Re
             checked_id(&envelope, header_id)?;
             drop(message);
             let opened = opener.open(&envelope)?;
-            let inner = limits::parse(opened.plaintext(), limits)?;
-            let (text, html, attachments) = contents(&inner, opened.plaintext())?;
+            let (protected, text, html, attachments) = {
+                let inner = limits::parse(opened.plaintext(), limits)?;
+                let (text, html, attachments) = contents(&inner, opened.plaintext())?;
+                (headers(&inner), text, html, attachments)
+            };
+            let (suite, md5, envelope_id) = (opened.suite, opened.md5, opened.envelope_id);
             Ok(ReadMail::Encrypted(Box::new(OpenedMail {
                 outer,
-                headers: headers(&inner),
+                headers: protected,
                 text,
                 html,
                 attachments,
-                suite: opened.suite,
-                md5: opened.md5,
-                envelope_id: opened.envelope_id,
+                suite,
+                md5,
+                envelope_id,
                 form,
+                inner: opened.into_plaintext(),
             })))
         }
     }

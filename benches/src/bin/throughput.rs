@@ -1,0 +1,129 @@
+//! Prints the throughput of esmtp's operations in MB/s (10^6 bytes per second), one line each:
+//! `name<TAB>MB/s<TAB>what`. `scripts/bench-compare` runs it next to `openssl speed` and Python's
+//! `hashlib` and prints the ratios.
+//!
+//! Usage: `throughput [--seconds S]` (time per operation, default 1).
+#![forbid(unsafe_code)]
+
+use std::hint::black_box;
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+use esmtp_benches::{CHUNK, MIB, chacha_impls, des_cbc_encrypt, input, md5, throughput_mb_s};
+use esmtp_core::hash::{HashAlgorithm, digest};
+use esmtp_core::{Opener, Sealer, Suite};
+
+fn report(name: &str, what: &str, mb_s: f64) {
+    println!("{name}\t{mb_s:.1}\t{what}");
+    // Flushed per line so a caller sees progress.
+    let _ = io::stdout().flush();
+}
+
+/// Open `envelope` with [`Opener::open_reader`], reading it in `buf`-sized pieces; the byte count.
+fn stream_open(
+    opener: &Opener,
+    envelope: &[u8],
+    buf: &mut [u8],
+) -> Result<usize, Box<dyn std::error::Error>> {
+    let mut reader = opener.open_reader(envelope)?;
+    let mut total = 0;
+    loop {
+        match reader.read(buf)? {
+            0 => return Ok(total),
+            n => total += black_box(n),
+        }
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut seconds = 1.0_f64;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--seconds" => {
+                seconds = args.next().ok_or("--seconds needs a value")?.parse()?;
+                if !(seconds > 0.0 && seconds <= 60.0) {
+                    return Err("--seconds must be in (0, 60]".into());
+                }
+            }
+            "-h" | "--help" => {
+                println!("usage: throughput [--seconds S]   (time per operation, default 1)");
+                return Ok(());
+            }
+            other => return Err(format!("unknown argument {other:?}").into()),
+        }
+    }
+    let t = Duration::from_secs_f64(seconds);
+
+    let chunk = input(CHUNK);
+    let mut buf = chunk.clone();
+    for aead in chacha_impls([0x42; 32]) {
+        let mb_s = throughput_mb_s(CHUNK, t, || {
+            black_box(aead.seal_in_place(0, black_box(&mut buf)));
+        });
+        report(
+            &format!("chacha20-poly1305-64k-{}", aead.name()),
+            &format!("ChaCha20-Poly1305 seal in place, 64 KiB buffers ({})", aead.name()),
+            mb_s,
+        );
+    }
+
+    let mut des_buf = vec![0u8; CHUNK + 8];
+    let mb_s = throughput_mb_s(CHUNK, t, || {
+        des_buf[..CHUNK].copy_from_slice(&chunk);
+        black_box(des_cbc_encrypt(black_box(&mut des_buf), CHUNK));
+    });
+    report("des-cbc-64k", "DES-CBC encrypt (PKCS#7), 64 KiB buffers (des + cbc crates)", mb_s);
+
+    let mb_s = throughput_mb_s(CHUNK, t, || {
+        black_box(md5(black_box(&chunk)));
+    });
+    report("md5-64k", "MD5, 64 KiB buffers (md-5 crate)", mb_s);
+
+    let message = input(16 * MIB);
+    for suite in Suite::ALL {
+        let sealer = Sealer::new().suite(suite).key_slip();
+        let mb_s = throughput_mb_s(message.len(), t, || {
+            black_box(sealer.seal(black_box(&message)).map(|s| s.envelope.len()).unwrap_or(0));
+        });
+        report(
+            &format!("seal-{}-16m", suite.name()),
+            &format!("Sealer::seal, 16 MiB, {} (key slip)", suite.name()),
+            mb_s,
+        );
+
+        let sealed = sealer.seal(&message)?;
+        let slip = sealed.key_slip.ok_or("no key slip")?;
+        let opener = Opener::new().identity(slip);
+        let check = opener.open(&sealed.envelope)?;
+        if check.plaintext() != &message[..] {
+            return Err("round trip failed".into());
+        }
+        let mb_s = throughput_mb_s(message.len(), t, || {
+            black_box(opener.open(black_box(&sealed.envelope)).map(|o| o.plaintext().len()).unwrap_or(0));
+        });
+        report(
+            &format!("open-{}-16m", suite.name()),
+            &format!("Opener::open, 16 MiB, {} (key slip)", suite.name()),
+            mb_s,
+        );
+
+        let mut read_buf = vec![0u8; CHUNK];
+        let mb_s = throughput_mb_s(message.len(), t, || {
+            black_box(stream_open(&opener, &sealed.envelope, &mut read_buf).unwrap_or(0));
+        });
+        report(
+            &format!("open-reader-{}-16m", suite.name()),
+            &format!("Opener::open_reader, 16 MiB, {} (key slip)", suite.name()),
+            mb_s,
+        );
+    }
+
+    for (algorithm, name) in [(HashAlgorithm::Md5, "md5-16m"), (HashAlgorithm::Sha256, "sha256-16m")] {
+        let mb_s = throughput_mb_s(message.len(), t, || {
+            black_box(digest(algorithm, black_box(&message)));
+        });
+        report(name, &format!("esmtp_core::hash::digest {algorithm}, 16 MiB"), mb_s);
+    }
+    Ok(())
+}

@@ -1,0 +1,239 @@
+//! The account file (TOML): who the user is and how to reach the servers. Secrets are named,
+//! never written in it: a password file, an environment variable, or a token command.
+//!
+//! ```toml
+//! address = "alice@gmail.com"
+//! preset = "gmail"                       # smtp.gmail.com 465, imap.gmail.com 993, pop.gmail.com 995
+//! password_file = "~/.config/esmtp/gmail-app-password"
+//! ```
+//!
+//! ```toml
+//! address = "alice@example.test"
+//! password_env = "ALICE_PASSWORD"        # or: oauth2_token_cmd = "my-token-helper --account alice"
+//! ca_file = "ca.crt"                     # relative to this file
+//! [smtp]
+//! host = "127.0.0.1"
+//! port = 587
+//! tls = "starttls"                       # or "implicit"
+//! [imap]
+//! host = "127.0.0.1"
+//! port = 993
+//! tls = "implicit"
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::account::{Account, Credentials, Secret, ServerSettings, TlsMode};
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, ErrorKind, Result};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccountFile {
+    address: String,
+    username: Option<String>,
+    password_file: Option<PathBuf>,
+    password_env: Option<String>,
+    oauth2_token_cmd: Option<TokenCommand>,
+    ca_file: Option<PathBuf>,
+    preset: Option<Preset>,
+    timeout_secs: Option<u64>,
+    smtp: Option<Server>,
+    imap: Option<Server>,
+    pop3: Option<Server>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Preset {
+    Gmail,
+}
+
+/// A shell command line, or a program and its arguments.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum TokenCommand {
+    Shell(String),
+    Argv(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Server {
+    host: String,
+    port: u16,
+    tls: Tls,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Tls {
+    Implicit,
+    Starttls,
+}
+
+impl Server {
+    fn settings(&self) -> ServerSettings {
+        let tls = match self.tls {
+            Tls::Implicit => TlsMode::Implicit,
+            Tls::Starttls => TlsMode::StartTls,
+        };
+        ServerSettings::new(&self.host, self.port, tls)
+    }
+}
+
+/// Whether the caller will log in; only then must the secret be available.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Login {
+    /// The secret is read now and must be there.
+    Needed,
+    /// Nothing will log in (e.g. only EHLO capabilities): the secret is not read.
+    NotNeeded,
+}
+
+fn invalid(path: &Path, why: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::Config, format!("account file {}: {why}", path.display()))
+}
+
+fn read_error(path: &Path, e: std::io::Error) -> Error {
+    Error::new(ErrorKind::Config, format!("cannot read {}", path.display())).with_source(e)
+}
+
+/// Paths in the account file are relative to the file's own directory (and `~/` to $HOME).
+fn resolve(base: &Path, path: &Path) -> PathBuf {
+    if let Ok(rest) = path.strip_prefix("~")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return PathBuf::from(home).join(rest);
+    }
+    base.join(path)
+}
+
+/// Read and check an account file.
+///
+/// # Errors
+/// [`ErrorKind::Config`] naming the file (and line) for anything wrong in it or a secret that
+/// cannot be read; the message never contains the secret.
+pub fn load(path: &Path, login: Login) -> Result<Account> {
+    let text = std::fs::read_to_string(path).map_err(|e| read_error(path, e))?;
+    let file: AccountFile = toml::from_str(&text).map_err(|e| {
+        let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        match line {
+            Some(line) => invalid(path, format_args!("line {line}: {}", e.message())),
+            None => invalid(path, e.message()),
+        }
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+
+    let sources =
+        [file.password_file.is_some(), file.password_env.is_some(), file.oauth2_token_cmd.is_some()];
+    let credentials = match sources.iter().filter(|s| **s).count() {
+        0 => {
+            return Err(invalid(path, "no secret: set one of password_file, password_env, oauth2_token_cmd"));
+        }
+        1 => credentials(&file, base, path, login)?,
+        _ => return Err(invalid(path, "set only one of password_file, password_env, oauth2_token_cmd")),
+    };
+
+    let mut builder = match file.preset {
+        Some(Preset::Gmail) => Account::gmail(&file.address, credentials),
+        None => Account::builder(&file.address, credentials),
+    };
+    if let Some(username) = &file.username {
+        builder = builder.username(username);
+    }
+    if let Some(server) = &file.smtp {
+        builder = builder.smtp(server.settings());
+    }
+    if let Some(server) = &file.imap {
+        builder = builder.imap(server.settings());
+    }
+    if let Some(server) = &file.pop3 {
+        builder = builder.pop3(server.settings());
+    }
+    if let Some(ca) = &file.ca_file {
+        let ca = resolve(base, ca);
+        let pem = std::fs::read(&ca).map_err(|e| read_error(&ca, e))?;
+        builder = builder.add_root_certificates_pem(pem);
+    }
+    if let Some(secs) = file.timeout_secs {
+        builder = builder.timeout(Duration::from_secs(secs));
+    }
+    builder.build().map_err(|e| invalid(path, e))
+}
+
+fn credentials(file: &AccountFile, base: &Path, path: &Path, login: Login) -> Result<Credentials> {
+    if let Some(cmd) = &file.oauth2_token_cmd {
+        if let TokenCommand::Argv(argv) = cmd
+            && argv.is_empty()
+        {
+            return Err(invalid(path, "oauth2_token_cmd is an empty list"));
+        }
+        let cmd = cmd.clone();
+        let dir = base.to_path_buf();
+        // Run for every new session, so a long fetch gets a fresh token when the old one expires.
+        let provider = move || run_token_command(&cmd, &dir).map(Secret::new);
+        return Ok(Credentials::OAuth2Provider(Arc::new(provider)));
+    }
+    if login == Login::NotNeeded {
+        // Nothing logs in, so the secret is neither read nor required: `capabilities` works with
+        // an account whose password is not at hand.
+        return Ok(Credentials::Password(Secret::new(String::new())));
+    }
+    let password = if let Some(file_path) = &file.password_file {
+        let file_path = resolve(base, file_path);
+        let data = Zeroizing::new(std::fs::read(&file_path).map_err(|e| read_error(&file_path, e))?);
+        let text =
+            std::str::from_utf8(&data).map_err(|_| invalid(&file_path, "the password is not UTF-8"))?;
+        Zeroizing::new(text.trim_end_matches(['\n', '\r']).to_string())
+    } else {
+        let var = file.password_env.as_deref().unwrap_or_default();
+        Zeroizing::new(
+            std::env::var(var)
+                .map_err(|_| invalid(path, format_args!("the environment variable {var} is not set")))?,
+        )
+    };
+    if password.is_empty() {
+        return Err(invalid(path, "the password is empty"));
+    }
+    Ok(Credentials::Password(Secret::new(password.as_str())))
+}
+
+/// Run the token command; its standard output (trimmed) is the access token. Its standard error
+/// goes to the user, so a login helper can say what it needs.
+fn run_token_command(cmd: &TokenCommand, dir: &Path) -> std::result::Result<String, String> {
+    let mut command = match cmd {
+        TokenCommand::Shell(line) => {
+            let mut c = Command::new(if cfg!(windows) { "cmd" } else { "sh" });
+            c.args([if cfg!(windows) { "/C" } else { "-c" }, line]);
+            c
+        }
+        TokenCommand::Argv(argv) => {
+            let mut c = Command::new(&argv[0]);
+            c.args(&argv[1..]);
+            c
+        }
+    };
+    let out = command
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("oauth2_token_cmd could not run: {}", e.kind()))?;
+    let stdout = Zeroizing::new(out.stdout);
+    if !out.status.success() {
+        return Err(format!("oauth2_token_cmd failed ({})", out.status));
+    }
+    let token =
+        std::str::from_utf8(&stdout).map_err(|_| "oauth2_token_cmd printed no UTF-8 text".to_string())?;
+    let token = token.trim();
+    if token.is_empty() {
+        return Err("oauth2_token_cmd printed no token".into());
+    }
+    Ok(token.to_string())
+}

@@ -195,24 +195,27 @@ impl<R: Read> OpenReader<R> {
     }
 
     /// Read up to one wire chunk plus one byte of look-ahead, which tells whether it is final.
+    /// The buffer is sized once per chunk (not per read: armored input arrives a line at a time).
     fn fill_wire(&mut self) -> io::Result<()> {
-        while self.wire.len() < self.wire_len + 1 {
-            let start = self.wire.len();
-            self.wire.resize(self.wire_len + 1, 0);
-            match self.input.read(&mut self.wire[start..]) {
-                Ok(0) => {
-                    self.wire.truncate(start);
-                    break;
-                }
-                Ok(n) => self.wire.truncate(start + n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => self.wire.truncate(start),
-                Err(e) => {
-                    self.wire.truncate(start);
-                    return Err(e);
-                }
-            }
+        let want = self.wire_len + 1;
+        let mut filled = self.wire.len();
+        if filled >= want {
+            return Ok(());
         }
-        Ok(())
+        self.wire.resize(want, 0);
+        let result = loop {
+            if filled == want {
+                break Ok(());
+            }
+            match self.input.read(&mut self.wire[filled..]) {
+                Ok(0) => break Ok(()),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        self.wire.truncate(filled);
+        result
     }
 
     fn next_chunk(&mut self) -> Result<(), OpenError> {

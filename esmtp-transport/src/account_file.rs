@@ -122,7 +122,7 @@ fn resolve(base: &Path, path: &Path) -> PathBuf {
 pub fn load(path: &Path, login: Login) -> Result<Account> {
     let text = std::fs::read_to_string(path).map_err(|e| read_error(path, e))?;
     let file: AccountFile = toml::from_str(&text).map_err(|e| {
-        let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
         match line {
             Some(line) => invalid(path, format_args!("line {line}: {}", e.message())),
             None => invalid(path, e.message()),

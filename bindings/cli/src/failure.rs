@@ -1,0 +1,163 @@
+//! Exit codes and the one-line error every failure becomes.
+
+use std::fmt;
+use std::io;
+use std::path::Path;
+use std::process::ExitCode;
+
+use esmtp_core::{OpenError, ParseKeyError, SealError};
+
+/// The exit codes of `esmtp`; the table in `--help` and the README is generated from the same
+/// numbers, so scripts can rely on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// I/O errors (unreadable input, unwritable output), refusal to overwrite, anything else.
+    Failure = 1,
+    /// Bad arguments, invalid key text, an invalid account file (clap also exits with 2).
+    Usage = 2,
+    /// No identity, passphrase or key slip opens the envelope.
+    NoMatchingRecipient = 3,
+    /// The envelope failed authentication (altered, truncated, extended), or a checksum
+    /// did not match.
+    Integrity = 4,
+    /// The input is not an envelope, or one of an unknown version or suite.
+    Malformed = 5,
+    /// The mail server rejected the login.
+    TransportAuth = 6,
+    /// Any other mail-server failure: connection, TLS, refusal, timeout.
+    Transport = 7,
+}
+
+/// The exit-code table shown at the end of `esmtp --help`.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0  success
+  1  I/O error, refusal to overwrite, other failure
+  2  usage error: bad arguments, invalid key text, invalid account file
+  3  no matching recipient: wrong key, passphrase or key slip
+  4  integrity failure: the envelope was altered, truncated or extended; a checksum did not match
+  5  malformed input: not an esmtp envelope, or an unknown version or suite
+  6  mail server authentication failed
+  7  other mail server failure: connection, TLS, timeout, refusal";
+
+/// A failure: exit code, one line of message, and an optional hint line.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: Code,
+    message: String,
+    hint: Option<String>,
+}
+
+impl Failure {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Failure { code, message: one_line(&message.into()), hint: None }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure::new(Code::Usage, message)
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(one_line(&hint.into()));
+        self
+    }
+
+    /// An I/O error on a named path (or stdin/stdout when `what` says so).
+    pub fn io(what: impl fmt::Display, e: &io::Error) -> Self {
+        Failure::new(Code::Failure, format!("{what}: {}", io_text(e)))
+    }
+
+    pub fn read(path: &Path, e: &io::Error) -> Self {
+        Failure::io(format_args!("cannot read {}", path.display()), e)
+    }
+
+    pub fn write(path: &Path, e: &io::Error) -> Self {
+        Failure::io(format_args!("cannot write {}", path.display()), e)
+    }
+
+    /// A key text that did not parse; `where_` names the file and line or the argument, never
+    /// the text itself, which may be a secret.
+    pub fn key(where_: impl fmt::Display, e: &ParseKeyError) -> Self {
+        Failure::usage(format!("{where_}: {e}"))
+    }
+
+    /// Print to stderr and give the exit code.
+    pub fn report(&self) -> ExitCode {
+        eprintln!("esmtp: error: {}", self.message);
+        if let Some(hint) = &self.hint {
+            eprintln!("hint: {hint}");
+        }
+        ExitCode::from(self.code as u8)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The exit code for an open failure.
+pub fn open_code(e: &OpenError) -> Code {
+    match e {
+        OpenError::NoMatchingRecipient => Code::NoMatchingRecipient,
+        OpenError::DecryptionFailed => Code::Integrity,
+        OpenError::Io(_) => Code::Failure,
+        // Malformed, unknown version or suite, and excessive Argon2 work: the input is not an
+        // envelope this reader will process.
+        _ => Code::Malformed,
+    }
+}
+
+impl From<OpenError> for Failure {
+    fn from(e: OpenError) -> Self {
+        let code = open_code(&e);
+        let message = match &e {
+            OpenError::Io(io) => format!("reading the envelope failed: {}", io_text(io)),
+            other => other.to_string(),
+        };
+        let failure = Failure::new(code, message);
+        match e {
+            OpenError::NoMatchingRecipient => failure.hint(concat!(
+                "give the identity file (-i), the passphrase (--passphrase-file/--passphrase-env) ",
+                "or the key slip (--key-slip) it was sealed to"
+            )),
+            OpenError::Malformed(_) => failure.hint(concat!(
+                "the input must be an esmtp envelope, binary or armored ",
+                "(-----BEGIN ESMTP ENVELOPE-----)"
+            )),
+            _ => failure,
+        }
+    }
+}
+
+impl From<SealError> for Failure {
+    fn from(e: SealError) -> Self {
+        match e {
+            SealError::NoRecipients | SealError::TooManyRecipients | SealError::InvalidParameters(_) => {
+                Failure::usage(e.to_string())
+            }
+            SealError::Io(io) => Failure::io("writing the envelope failed", &io),
+            other => Failure::new(Code::Failure, other.to_string()),
+        }
+    }
+}
+
+/// An I/O error's text without the `(os error N)` suffix, which helps nobody on the command line.
+pub fn io_text(e: &io::Error) -> String {
+    strip_os_error(&e.to_string())
+}
+
+/// `Connection refused (os error 111)` without the number.
+pub fn strip_os_error(text: &str) -> String {
+    match text.find(" (os error ") {
+        Some(at) if text.ends_with(')') => text[..at].to_string(),
+        _ => text.to_string(),
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split(['\n', '\r']).map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+pub type Result<T, E = Failure> = std::result::Result<T, E>;

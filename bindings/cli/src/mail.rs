@@ -1,0 +1,91 @@
+//! What the mail commands share: transport errors as exit codes, and `esmtp capabilities`.
+
+use esmtp_core::mime::MimeError;
+use esmtp_transport::account_file::{self, Login};
+use esmtp_transport::{Account, Error, ErrorKind, Submitter};
+
+use crate::cli::CapabilitiesArgs;
+use crate::failure::{Code, Failure, Result};
+
+/// A transport error as one line and an exit code. The library's messages never hold a secret;
+/// the source chain adds what the operating system or the server said.
+pub fn transport_failure(e: &Error) -> Failure {
+    let mut message = e.to_string();
+    if !e.is_auth() {
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            let text = crate::failure::strip_os_error(&s.to_string());
+            if !text.is_empty() && !message.contains(&text) {
+                message.push_str(": ");
+                message.push_str(&text);
+            }
+            source = s.source();
+        }
+    }
+    let code = match e.kind() {
+        ErrorKind::Auth => Code::TransportAuth,
+        ErrorKind::Config => Code::Usage,
+        // A draft that cannot become a mail (an invalid address) is the caller's to fix; a seal
+        // that failed is not.
+        ErrorKind::Encryption => {
+            match std::error::Error::source(e).and_then(|s| s.downcast_ref::<MimeError>()) {
+                Some(MimeError::InvalidDraft(_)) => Code::Usage,
+                _ => Code::Failure,
+            }
+        }
+        _ => Code::Transport,
+    };
+    let failure = Failure::new(code, message);
+    match e.kind() {
+        ErrorKind::Auth => failure.hint(concat!(
+            "check username and the password or token the account file names ",
+            "(Gmail needs an app password or OAuth2)"
+        )),
+        ErrorKind::Tls => failure.hint(concat!(
+            "for a server with a private CA, set ca_file in the account file; ",
+            "check host, port and tls"
+        )),
+        ErrorKind::Connection | ErrorKind::Timeout => {
+            failure.hint("check host and port in the account file, and that the server is reachable")
+        }
+        _ => failure,
+    }
+}
+
+/// Load the account file; its problems (syntax, a missing secret) are usage errors.
+pub fn load_account(path: &std::path::Path, login: Login) -> Result<Account> {
+    account_file::load(path, login).map_err(|e| transport_failure(&e))
+}
+
+pub fn capabilities(args: CapabilitiesArgs) -> Result<()> {
+    let account = load_account(&args.account, Login::NotNeeded)?;
+    let server = account.smtp().cloned().ok_or_else(|| {
+        Failure::usage(format!("account file {}: no [smtp] server", args.account.display()))
+    })?;
+    let caps = Submitter::new(&account).and_then(|s| s.capabilities()).map_err(|e| transport_failure(&e))?;
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let size = match caps.size {
+        Some(0) => "yes (no fixed limit)".to_string(),
+        Some(n) => format!("{n} bytes ({:.1} MiB)", n as f64 / (1024.0 * 1024.0)),
+        None => "no".to_string(),
+    };
+    let tls = match server.tls {
+        esmtp_transport::TlsMode::Implicit => "implicit TLS",
+        esmtp_transport::TlsMode::StartTls => "STARTTLS",
+    };
+    println!("Server               {}:{} ({tls})", server.host, server.port);
+    println!("SIZE                 {size}");
+    println!("8BITMIME             {}", yes_no(caps.eight_bit_mime));
+    println!("SMTPUTF8             {}", yes_no(caps.smtputf8));
+    println!("PIPELINING           {}", yes_no(caps.pipelining));
+    println!(
+        "AUTH                 {}",
+        if caps.auth.is_empty() { "none".to_string() } else { caps.auth.join(" ") }
+    );
+    println!("STARTTLS             {}", yes_no(caps.starttls));
+    println!("DSN                  {}", yes_no(caps.dsn));
+    println!("ENHANCEDSTATUSCODES  {}", yes_no(caps.enhanced_status_codes));
+    println!("CHUNKING             {}", yes_no(caps.chunking));
+    println!("EHLO keywords        {}", caps.lines.join(", "));
+    Ok(())
+}

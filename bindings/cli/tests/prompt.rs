@@ -1,0 +1,83 @@
+//! Passphrase prompts on a real terminal: `script` (util-linux) gives the binary a pseudo-terminal
+//! and types the answers into it.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::Scratch;
+
+/// Run `args` under a pseudo-terminal, typing each answer after a pause; returns (exit code,
+/// everything the terminal showed).
+fn on_terminal(dir: &std::path::Path, args: &str, answers: &[&str]) -> (i32, String) {
+    let line = format!("{} {args}", env!("CARGO_BIN_EXE_esmtp"));
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) is installed");
+    let mut stdin = child.stdin.take().unwrap();
+    let answers: Vec<String> = answers.iter().map(|a| format!("{a}\n")).collect();
+    let typist = std::thread::spawn(move || {
+        for answer in answers {
+            std::thread::sleep(Duration::from_millis(400));
+            let _ = stdin.write_all(answer.as_bytes());
+        }
+        // Keep the terminal open until the program is done with it.
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    let out = child.wait_with_output().unwrap();
+    drop(typist);
+    let shown = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), shown)
+}
+
+#[test]
+fn seal_prompts_twice_and_open_prompts_only_when_the_envelope_needs_a_passphrase() {
+    let s = Scratch::new();
+    s.write("msg.txt", b"typed on a terminal\n");
+    let (code, shown) =
+        on_terminal(s.dir.path(), "seal -p -o pass.env msg.txt", &["tty secret", "tty secret"]);
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("Passphrase (again):"), "{shown}");
+
+    let (code, shown) = on_terminal(s.dir.path(), "open -o out.txt pass.env", &["tty secret"]);
+    assert_eq!(code, 0, "{shown}");
+    assert_eq!(s.read("out.txt"), b"typed on a terminal\n");
+    assert!(shown.contains("MD5 "), "{shown}");
+
+    let (code, shown) = on_terminal(s.dir.path(), "open -o wrong.txt pass.env", &["not it"]);
+    assert_eq!(code, 3, "{shown}");
+    assert!(!s.path("wrong.txt").exists());
+
+    // Mistyped confirmation: nothing is sealed.
+    let (code, shown) = on_terminal(s.dir.path(), "seal -p -o typo.env msg.txt", &["one", "two"]);
+    assert_eq!(code, 2, "{shown}");
+    assert!(shown.contains("differ") && !s.path("typo.env").exists(), "{shown}");
+
+    // An envelope for a public key has no passphrase stanza: no prompt, just exit 3.
+    let public = s.keygen("bob.key");
+    let (code, _) = on_terminal(s.dir.path(), &format!("seal -r {public} -o key.env msg.txt"), &[]);
+    assert_eq!(code, 0);
+    let (code, shown) = on_terminal(s.dir.path(), "open -o x.txt key.env", &[]);
+    assert_eq!(code, 3, "{shown}");
+    assert!(!shown.contains("Passphrase"), "asked for a passphrase nobody needs: {shown}");
+}
+
+#[test]
+fn a_binary_envelope_is_not_written_to_a_terminal_but_armor_is() {
+    let s = Scratch::new();
+    s.write("msg.txt", b"x");
+    let public = s.keygen("bob.key");
+    let (code, shown) = on_terminal(s.dir.path(), &format!("seal -r {public} msg.txt"), &[]);
+    assert_eq!(code, 2, "{shown}");
+    assert!(shown.contains("--armor"), "{shown}");
+    let (code, shown) = on_terminal(s.dir.path(), &format!("seal -a -r {public} msg.txt"), &[]);
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("-----BEGIN ESMTP ENVELOPE-----"), "{shown}");
+}

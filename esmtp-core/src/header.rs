@@ -95,6 +95,10 @@ impl Header {
             take(len, &mut covered)?;
             stanzas.push(Stanza { kind, body: covered[at + 3..].to_vec() });
         }
+        if stanzas.iter().filter(|s| s.kind == crate::recipient::STANZA_PASSPHRASE).count() > 1 {
+            // Each passphrase stanza may cost up to the Argon2 ceiling; one per envelope bounds it.
+            return Err(OpenError::Malformed("more than one passphrase stanza"));
+        }
         let mut mac = [0u8; MAC_LEN];
         read_exact_or(input, &mut mac)?;
         Ok(Header { suite, id: EnvelopeId::from_bytes(id), stanzas, covered, mac })

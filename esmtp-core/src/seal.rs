@@ -143,6 +143,11 @@ impl Sealer {
             }
             stanzas.push(stanza);
         }
+        if stanzas.iter().filter(|s| s.kind == crate::recipient::STANZA_PASSPHRASE).count() > 1 {
+            return Err(SealError::InvalidParameters(
+                "at most one passphrase per envelope (SPEC.md section 4.2)",
+            ));
+        }
         let key_slip = self.key_slip.then(|| KeySlip::new(id, key.clone()));
         if let Some(slip) = &key_slip {
             stanzas.push(slip.stanza());

@@ -82,6 +82,12 @@ fn wrong_keys_are_no_matching_recipient_never_garbage() {
 }
 
 #[test]
+fn at_most_one_passphrase_per_envelope() {
+    let two = Sealer::new().recipient(cheap("one")).recipient(cheap("two")).seal(b"x");
+    assert!(matches!(two, Err(SealError::InvalidParameters(_))));
+}
+
+#[test]
 fn sealing_for_nobody_is_refused() {
     assert!(matches!(Sealer::new().seal(b"x"), Err(SealError::NoRecipients)));
 }

@@ -374,6 +374,16 @@ fn generate() -> BTreeMap<String, Case> {
             env,
         ),
     );
+    let env = common::header(
+        0x01,
+        &id,
+        &[(0x02, vec![0; 76]), (0x02, vec![0; 76]), common::slip_stanza(&key, &id)],
+        &key,
+    );
+    cases.insert(
+        "stanza_two_passphrases".into(),
+        hand(fail("malformed", chacha, "two passphrase stanzas: at most one per envelope"), env),
+    );
     let env = common::header(0x01, &id, &[(0x01, vec![0; 79])], &key);
     cases.insert(
         "stanza_wrong_length".into(),

@@ -156,7 +156,7 @@ fn round(mode: &Mode, suite: Suite) -> Fallible<()> {
         "a fresh random key; ChaCha20-Poly1305 in 64 KiB chunks"
     };
 
-    let envelope_id = match mode {
+    match mode {
         Mode::Local(maildir) => {
             let mail = mime::package(&draft, &sealer, &PackageOptions::default())?;
             step(
@@ -180,7 +180,6 @@ fn round(mode: &Mode, suite: Suite) -> Fallible<()> {
                 return Err("plaintext on the server side".into());
             }
             check(&maildir.fetch_esmtp(&Opener::new())?, &mail.envelope_id, &body, "the local Maildir")?;
-            mail.envelope_id
         }
         Mode::Servers { sender, receiver, .. } => {
             // Note what bob's mailbox holds already, so only the new mail is fetched.
@@ -242,10 +241,8 @@ fn round(mode: &Mode, suite: Suite) -> Fallible<()> {
                 let _ = pop3.quit();
                 check(&pop.messages, &report.envelope_id, &body, "POP3")?;
             }
-            report.envelope_id
         }
-    };
-    let _ = envelope_id;
+    }
     Ok(())
 }
 

@@ -22,9 +22,18 @@ pub struct X25519Recipient(PublicKey);
 /// A secret key that opens envelopes sealed to its [`X25519Recipient`]; text form
 /// `ESMTP-SECRET-KEY-1...`. Zeroized on drop; `Debug` never prints it.
 #[derive(Clone)]
-pub struct X25519Identity(StaticSecret);
+pub struct X25519Identity {
+    secret: StaticSecret,
+    /// Derived once: unwrapping needs it for every stanza tried.
+    public: PublicKey,
+}
 
 impl X25519Identity {
+    fn from_secret(secret: StaticSecret) -> Self {
+        let public = PublicKey::from(&secret);
+        X25519Identity { secret, public }
+    }
+
     /// A new random identity from the OS generator.
     ///
     /// # Errors
@@ -40,17 +49,17 @@ impl X25519Identity {
     pub fn generate_with_rng(rng: &mut dyn RandomSource) -> Result<Self, SealError> {
         let mut bytes = Zeroizing::new([0u8; 32]);
         rng.fill(&mut bytes[..])?;
-        Ok(X25519Identity(StaticSecret::from(*bytes)))
+        Ok(X25519Identity::from_secret(StaticSecret::from(*bytes)))
     }
 
     /// The public recipient of this identity.
     pub fn to_public(&self) -> X25519Recipient {
-        X25519Recipient(PublicKey::from(&self.0))
+        X25519Recipient(self.public)
     }
 
     /// The secret text form. Handle with care: it is the key.
     pub fn to_secret_string(&self) -> Zeroizing<String> {
-        text::encode(IDENTITY_HRP, self.0.as_bytes(), true)
+        text::encode(IDENTITY_HRP, self.secret.as_bytes(), true)
     }
 }
 
@@ -59,7 +68,7 @@ impl FromStr for X25519Identity {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bytes = text::decode::<32>(s, IDENTITY_HRP)?;
-        Ok(X25519Identity(StaticSecret::from(*bytes)))
+        Ok(X25519Identity::from_secret(StaticSecret::from(*bytes)))
     }
 }
 
@@ -129,12 +138,12 @@ impl Identity for X25519Identity {
         }
         let mut ephemeral = [0u8; 32];
         ephemeral.copy_from_slice(&stanza.body[..32]);
-        let shared = self.0.diffie_hellman(&PublicKey::from(ephemeral));
+        let shared = self.secret.diffie_hellman(&PublicKey::from(ephemeral));
         // An all-zero secret means a low-order point: no key agreement took place.
         if bool::from(shared.as_bytes().ct_eq(&[0u8; 32])) {
             return None;
         }
-        let wrap = derive_wrap_key(shared.as_bytes(), &ephemeral, self.to_public().0.as_bytes());
+        let wrap = derive_wrap_key(shared.as_bytes(), &ephemeral, self.public.as_bytes());
         unwrap_key(&wrap, id, &stanza.body[32..]).map(Ok)
     }
 }

@@ -8,9 +8,9 @@ use base64::engine::general_purpose::STANDARD;
 use crate::error::OpenError;
 
 /// The first line of an armored envelope.
-pub const BEGIN: &str = "-----BEGIN ESMTP ENVELOPE-----";
+pub const ARMOR_BEGIN: &str = "-----BEGIN ESMTP ENVELOPE-----";
 /// The last line of an armored envelope.
-pub const END: &str = "-----END ESMTP ENVELOPE-----";
+pub const ARMOR_END: &str = "-----END ESMTP ENVELOPE-----";
 
 const LINE_CHARS: usize = 64;
 const LINE_BYTES: usize = 48;
@@ -19,9 +19,11 @@ const LINE_BYTES: usize = 48;
 pub fn armor(envelope: &[u8]) -> String {
     let mut out = Vec::with_capacity(envelope.len() * 4 / 3 + envelope.len() / LINE_BYTES + 80);
     let mut writer = ArmorWriter::new(&mut out);
-    // Writing into a Vec cannot fail.
-    let _ = writer.write_all(envelope).and_then(|()| writer.finish().map(drop));
-    String::from_utf8(out).unwrap_or_default()
+    // Invariants: writing into a Vec cannot fail, and armor is ASCII.
+    #[allow(clippy::expect_used)]
+    writer.write_all(envelope).and_then(|()| writer.finish().map(drop)).expect("writing into a Vec");
+    #[allow(clippy::expect_used)]
+    String::from_utf8(out).expect("armor is ASCII")
 }
 
 /// Decode an armored envelope, strictly.
@@ -30,19 +32,19 @@ pub fn armor(envelope: &[u8]) -> String {
 /// [`OpenError::Malformed`] on any deviation from SPEC.md section 6.
 pub fn dearmor(text: &[u8]) -> Result<Vec<u8>, OpenError> {
     let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    ArmorReader::new(text).read_to_end(&mut out).map_err(OpenError::from)?;
+    ArmorReader::new(text).read_to_end(&mut out).map_err(OpenError::from_io)?;
     Ok(out)
 }
 
 /// Whether `input` starts like an armored envelope (as opposed to a binary one).
 pub fn is_armored(input: &[u8]) -> bool {
-    let n = input.len().min(BEGIN.len());
-    n > 0 && input[..n] == BEGIN.as_bytes()[..n]
+    let n = input.len().min(ARMOR_BEGIN.len());
+    n > 0 && input[..n] == ARMOR_BEGIN.as_bytes()[..n]
 }
 
 /// A reader over a binary or armored envelope in memory.
-pub(crate) fn auto_reader(input: &[u8]) -> Result<Box<dyn Read + '_>, OpenError> {
-    Ok(if is_armored(input) { Box::new(ArmorReader::new(input)) } else { Box::new(input) })
+pub(crate) fn auto_reader(input: &[u8]) -> Box<dyn Read + '_> {
+    if is_armored(input) { Box::new(ArmorReader::new(input)) } else { Box::new(input) }
 }
 
 /// Armors everything written to it; call [`ArmorWriter::finish`] to write the last line.
@@ -61,7 +63,7 @@ impl<W: Write> ArmorWriter<W> {
     fn start(&mut self) -> io::Result<()> {
         if !self.started {
             self.started = true;
-            self.inner.write_all(BEGIN.as_bytes())?;
+            self.inner.write_all(ARMOR_BEGIN.as_bytes())?;
             self.inner.write_all(b"\n")?;
         }
         Ok(())
@@ -87,7 +89,7 @@ impl<W: Write> ArmorWriter<W> {
     pub fn finish(mut self) -> io::Result<W> {
         self.start()?;
         self.flush_lines(true)?;
-        self.inner.write_all(END.as_bytes())?;
+        self.inner.write_all(ARMOR_END.as_bytes())?;
         self.inner.write_all(b"\n")?;
         self.inner.flush()?;
         Ok(self.inner)
@@ -169,7 +171,7 @@ impl<R: Read> ArmorReader<R> {
     /// Decode the next base64 line into `decoded`, or handle the END line.
     fn advance(&mut self) -> io::Result<()> {
         if self.state == ArmorState::Begin {
-            if !self.next_line()? || self.line != BEGIN.as_bytes() {
+            if !self.next_line()? || self.line != ARMOR_BEGIN.as_bytes() {
                 return Err(malformed("armor does not start with the BEGIN line"));
             }
             self.state = ArmorState::Body;
@@ -178,11 +180,11 @@ impl<R: Read> ArmorReader<R> {
         if !had_line {
             return Err(malformed("armor ends without the END line"));
         }
-        if self.line == END.as_bytes() {
+        if self.line == ARMOR_END.as_bytes() {
             if !self.any_data {
                 return Err(malformed("empty armor"));
             }
-            // Only one optional line ending may follow END, and it was consumed with the line.
+            // Only one optional line ending may follow ARMOR_END, and it was consumed with the line.
             let mut rest = [0u8; 1];
             if self.inner.read(&mut rest)? != 0 {
                 return Err(malformed("data after the END line"));
@@ -233,7 +235,7 @@ mod tests {
         for len in [1usize, 2, 3, 47, 48, 49, 95, 96, 97, 3071, 3072, 3073, 10_000] {
             let data: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
             let text = armor(&data);
-            assert!(text.lines().all(|l| l.len() <= 64 || l == BEGIN || l == END));
+            assert!(text.lines().all(|l| l.len() <= 64 || l == ARMOR_BEGIN || l == ARMOR_END));
             assert_eq!(dearmor(text.as_bytes()).unwrap(), data, "len {len}");
             assert_eq!(dearmor(text.replace('\n', "\r\n").as_bytes()).unwrap(), data);
         }
@@ -246,10 +248,10 @@ mod tests {
             format!(" {text}"),
             format!("{text}\n"),
             format!("{text}x"),
-            text.replace(END, ""),
+            text.replace(ARMOR_END, ""),
             text.replacen('\n', "\n\n", 2),
             text.replacen("q", "q ", 1),
-            format!("{BEGIN}\n{END}\n"),
+            format!("{ARMOR_BEGIN}\n{ARMOR_END}\n"),
             text.replace("==\n", "\n"),
             text.replace("\n-----END", "\nQQ==\n-----END"),
             // 0xAB.. ends with "qw==": "qx==" has non-zero unused bits.

@@ -131,12 +131,7 @@ pub fn digest_reader(algorithm: HashAlgorithm, mut reader: impl Read) -> io::Res
 
 /// Lower-case hex.
 pub fn to_hex(bytes: &[u8]) -> String {
-    use fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+    hex::encode(bytes)
 }
 
 /// One line of `md5sum` output: `<hex>  <name>`. Names with a newline or backslash are escaped
@@ -196,11 +191,8 @@ fn unescape(name: &str) -> Option<String> {
     Some(out)
 }
 
-fn from_hex(hex: &str) -> Option<Vec<u8>> {
-    if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok()).collect()
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    hex::decode(text).ok()
 }
 
 #[cfg(test)]

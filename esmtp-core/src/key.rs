@@ -1,4 +1,4 @@
-//! The per-message secrets and the keys derived from them (SPEC.md section 2).
+//! The per-message secret and the envelope id (SPEC.md section 2), and the keys derived from them.
 
 use std::fmt;
 
@@ -7,55 +7,52 @@ use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::random::{RandomError, RandomSource};
-use crate::suite::Suite;
 
 /// Length of the message key in bytes.
-pub const MESSAGE_KEY_LEN: usize = 32;
+pub(crate) const MESSAGE_KEY_LEN: usize = 32;
 
-/// The fresh random key of one envelope, which every stanza wraps.
+/// The fresh random key of one envelope, which every stanza wraps. Public in type only (the
+/// sealed recipient traits name it); nothing outside this crate can make or read one.
 ///
-/// Zeroized on drop; `Debug` never prints it.
+///
+/// Zeroized on drop; `Debug` never prints it. The suite's rules for its bytes (the DES key's
+/// parity and weak keys) live in [`crate::suite`], which draws it.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct MessageKey([u8; MESSAGE_KEY_LEN]);
 
 impl MessageKey {
-    /// Wrap raw key bytes (for [`crate::Identity`] implementations outside this crate).
-    pub fn from_bytes(bytes: [u8; MESSAGE_KEY_LEN]) -> Self {
+    pub(crate) fn from_bytes(bytes: [u8; MESSAGE_KEY_LEN]) -> Self {
         MessageKey(bytes)
     }
 
-    /// The raw key bytes (for [`crate::Recipient`] implementations outside this crate).
-    pub fn expose(&self) -> &[u8; MESSAGE_KEY_LEN] {
+    pub(crate) fn expose(&self) -> &[u8; MESSAGE_KEY_LEN] {
         &self.0
     }
 
-    /// Draw a key for `suite`.
-    ///
-    /// SPEC.md section 2: for `des-cbc-md5` the first 8 bytes are the DES key, with odd parity and
-    /// never weak or semi-weak; the rest is uniformly random.
-    pub(crate) fn generate(suite: Suite, rng: &mut dyn RandomSource) -> Result<Self, RandomError> {
+    pub(crate) fn expose_mut(&mut self) -> &mut [u8; MESSAGE_KEY_LEN] {
+        &mut self.0
+    }
+
+    /// 32 uniformly random bytes.
+    pub(crate) fn random(rng: &mut dyn RandomSource) -> Result<Self, RandomError> {
         let mut key = MessageKey([0u8; MESSAGE_KEY_LEN]);
         rng.fill(&mut key.0)?;
-        if suite == Suite::LegacyDesCbcMd5 {
-            loop {
-                set_odd_parity(&mut key.0[..8]);
-                if des::weak_key_test(&key.0[..8]).is_ok() {
-                    break;
-                }
-                rng.fill(&mut key.0[..8])?;
-            }
-        }
         Ok(key)
     }
 
     /// `HKDF(K, ID, info, N)` of SPEC.md section 2.
     pub(crate) fn derive<const N: usize>(&self, id: &EnvelopeId, info: &[u8]) -> [u8; N] {
-        let mut out = [0u8; N];
-        let expanded = Hkdf::<Sha256>::new(Some(&id.0), &self.0).expand(info, &mut out);
-        // N is at most 32 at every call site, far below HKDF-SHA256's 8160-byte limit.
-        debug_assert!(expanded.is_ok());
-        out
+        hkdf_sha256(&self.0, &id.0, info)
     }
+}
+
+/// `HKDF(ikm, salt, info, N)`: HKDF-SHA256 (RFC 5869) producing `N` bytes.
+pub(crate) fn hkdf_sha256<const N: usize>(ikm: &[u8], salt: &[u8], info: &[u8]) -> [u8; N] {
+    let mut out = [0u8; N];
+    // Invariant: every caller asks for at most 64 bytes, far below HKDF-SHA256's 8160-byte limit.
+    #[allow(clippy::expect_used)]
+    Hkdf::<Sha256>::new(Some(salt), ikm).expand(info, &mut out).expect("HKDF output of at most 64 bytes");
+    out
 }
 
 impl fmt::Debug for MessageKey {
@@ -64,20 +61,9 @@ impl fmt::Debug for MessageKey {
     }
 }
 
-/// Sets each byte's least significant bit so that the byte has an odd number of one bits.
-pub(crate) fn set_odd_parity(key: &mut [u8]) {
-    for b in key {
-        *b = (*b & 0xfe) | u8::from((*b >> 1).count_ones() % 2 == 0);
-    }
-}
-
-pub(crate) fn has_odd_parity(key: &[u8]) -> bool {
-    key.iter().all(|b| b.count_ones() % 2 == 1)
-}
-
 /// The random 16-byte id of an envelope: names it in mail headers and binds key slips to it.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct EnvelopeId(pub(crate) [u8; 16]);
+pub struct EnvelopeId([u8; 16]);
 
 impl EnvelopeId {
     /// Length in bytes.
@@ -101,34 +87,19 @@ impl EnvelopeId {
 
     /// Parse the 32-character lower-case hex form printed by `Display`.
     pub fn from_hex(text: &str) -> Option<Self> {
-        let text = text.as_bytes();
-        if text.len() != 32 {
+        // The printed form is lower case; upper case is refused so that one id has one text.
+        if text.bytes().any(|b| b.is_ascii_uppercase()) {
             return None;
         }
         let mut out = [0u8; 16];
-        for (i, pair) in text.chunks_exact(2).enumerate() {
-            let hi = hex_val(pair[0])?;
-            let lo = hex_val(pair[1])?;
-            out[i] = (hi << 4) | lo;
-        }
+        hex::decode_to_slice(text, &mut out).ok()?;
         Some(EnvelopeId(out))
-    }
-}
-
-fn hex_val(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
     }
 }
 
 impl fmt::Display for EnvelopeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        f.write_str(&hex::encode(self.0))
     }
 }
 
@@ -143,20 +114,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parity_is_odd_after_setting() {
-        for b in 0..=255u8 {
-            let mut k = [b];
-            set_odd_parity(&mut k);
-            assert!(has_odd_parity(&k), "{b:#x}");
-            assert_eq!(k[0] & 0xfe, b & 0xfe);
-        }
-    }
-
-    #[test]
     fn envelope_id_hex_round_trip() {
         let id = EnvelopeId([0xab; 16]);
         assert_eq!(EnvelopeId::from_hex(&id.to_string()), Some(id));
-        assert_eq!(EnvelopeId::from_hex("AB"), None);
+        assert_eq!(EnvelopeId::from_hex("ab"), None);
         assert_eq!(EnvelopeId::from_hex(&"AB".repeat(16)), None);
+        assert_eq!(EnvelopeId::from_hex(&"zz".repeat(16)), None);
     }
 }

@@ -8,7 +8,10 @@ use subtle::ConstantTimeEq;
 
 use crate::error::{OpenError, ParseKeyError};
 use crate::key::{EnvelopeId, MESSAGE_KEY_LEN, MessageKey};
-use crate::recipient::{Identity, STANZA_KEY_SLIP, Stanza, text};
+use crate::recipient::Identity;
+use crate::recipient::private::UnwrapStanza;
+use crate::stanza::{self, KEY_SLIP_BODY_LEN, Stanza};
+use crate::text;
 
 const SLIP_HRP: &str = "ESMTP-SLIP-";
 
@@ -31,12 +34,10 @@ impl KeySlip {
         self.id
     }
 
-    /// The message key this slip carries (the holder of a slip may open the envelope anyway).
-    pub fn message_key(&self) -> &MessageKey {
-        &self.key
-    }
-
     /// The text token (`ESMTP-SLIP-1...`, Bech32 with checksum) to deliver to the receiver.
+    ///
+    /// Parsing it back ignores whitespace, so a token wrapped over lines by a mail client or
+    /// split for reading aloud still works.
     pub fn to_token(&self) -> zeroize::Zeroizing<String> {
         let mut data = zeroize::Zeroizing::new([0u8; 16 + MESSAGE_KEY_LEN]);
         data[..16].copy_from_slice(self.id.as_bytes());
@@ -46,11 +47,11 @@ impl KeySlip {
 
     /// The stanza recording this slip in the header: `HKDF(K, ID, "esmtp/v1 key-slip", 16)`.
     pub(crate) fn stanza(&self) -> Stanza {
-        Stanza { kind: STANZA_KEY_SLIP, body: slip_id(&self.key, &self.id).to_vec() }
+        Stanza { kind: stanza::KEY_SLIP, body: slip_id(&self.key, &self.id).to_vec() }
     }
 }
 
-fn slip_id(key: &MessageKey, id: &EnvelopeId) -> [u8; 16] {
+fn slip_id(key: &MessageKey, id: &EnvelopeId) -> [u8; KEY_SLIP_BODY_LEN] {
     key.derive(id, b"esmtp/v1 key-slip")
 }
 
@@ -58,12 +59,12 @@ impl FromStr for KeySlip {
     type Err = ParseKeyError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let data = text::decode::<{ 16 + MESSAGE_KEY_LEN }>(s, SLIP_HRP)?;
+        let data = text::decode_exact::<{ 16 + MESSAGE_KEY_LEN }>(s, SLIP_HRP)?;
         let mut id = [0u8; 16];
         id.copy_from_slice(&data[..16]);
-        let mut key = [0u8; MESSAGE_KEY_LEN];
-        key.copy_from_slice(&data[16..]);
-        Ok(KeySlip { id: EnvelopeId::from_bytes(id), key: MessageKey::from_bytes(key) })
+        let mut key = MessageKey::from_bytes([0u8; MESSAGE_KEY_LEN]);
+        key.expose_mut().copy_from_slice(&data[16..]);
+        Ok(KeySlip { id: EnvelopeId::from_bytes(id), key })
     }
 }
 
@@ -73,12 +74,15 @@ impl fmt::Debug for KeySlip {
     }
 }
 
-impl Identity for KeySlip {
-    fn unwrap(&self, stanza: &Stanza, id: &EnvelopeId) -> Option<Result<MessageKey, OpenError>> {
-        if stanza.kind != STANZA_KEY_SLIP || *id != self.id {
+impl Identity for KeySlip {}
+
+impl UnwrapStanza for KeySlip {
+    fn unwrap_stanza(&self, stanza: &Stanza, id: &EnvelopeId) -> Option<Result<MessageKey, OpenError>> {
+        if stanza.kind != stanza::KEY_SLIP || *id != self.id {
             return None;
         }
-        let matches = stanza.body.len() == 16 && bool::from(stanza.body.ct_eq(&slip_id(&self.key, id)[..]));
+        let matches = stanza.body.len() == KEY_SLIP_BODY_LEN
+            && bool::from(stanza.body.ct_eq(&slip_id(&self.key, id)[..]));
         matches.then(|| Ok(self.key.clone()))
     }
 }
@@ -96,10 +100,17 @@ mod tests {
         let parsed: KeySlip = token.parse().unwrap();
         assert_eq!(parsed.envelope_id(), id);
         let stanza = slip.stanza();
-        assert!(parsed.unwrap(&stanza, &id).is_some());
-        assert!(parsed.unwrap(&stanza, &EnvelopeId::from_bytes([9; 16])).is_none());
+        assert!(parsed.unwrap_stanza(&stanza, &id).is_some());
+        assert!(parsed.unwrap_stanza(&stanza, &EnvelopeId::from_bytes([9; 16])).is_none());
         let other = KeySlip::new(id, MessageKey::from_bytes([3; 32]));
-        assert!(other.unwrap(&stanza, &id).is_none());
+        assert!(other.unwrap_stanza(&stanza, &id).is_none());
         assert!(!format!("{slip:?}").contains(&token[12..30]));
+        let wrapped: String = token
+            .chars()
+            .collect::<Vec<_>>()
+            .chunks(40)
+            .map(|c| c.iter().collect::<String>() + "\n  ")
+            .collect();
+        assert_eq!(wrapped.parse::<KeySlip>().unwrap().envelope_id(), id);
     }
 }

@@ -7,10 +7,12 @@ use zeroize::Zeroizing;
 use crate::error::{OpenError, SealError};
 use crate::key::{EnvelopeId, MessageKey};
 use crate::random::RandomSource;
-use crate::recipient::{Identity, Recipient, STANZA_PASSPHRASE, Stanza, WRAPPED_LEN, unwrap_key, wrap_key};
+use crate::recipient::private::{UnwrapStanza, WrapMessageKey};
+use crate::recipient::{Identity, Recipient};
+use crate::stanza::{self, PASSPHRASE_BODY_LEN, PASSPHRASE_PARAMS_END, PASSPHRASE_SALT_LEN, Stanza};
 
 /// Argon2id cost parameters, as stored in a passphrase stanza.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Argon2Params {
     /// Memory in KiB.
     pub m_cost: u32,
@@ -24,16 +26,18 @@ impl Argon2Params {
     /// OWASP's minimum recommendation for Argon2id: 19 MiB, 2 passes, 1 lane. The default.
     pub const OWASP: Argon2Params = Argon2Params { m_cost: 19 * 1024, t_cost: 2, p_cost: 1 };
 
-    /// The most work a reader accepts (SPEC.md section 4.2): 256 MiB, 16 passes, 8 lanes.
+    /// The most work any reader accepts (SPEC.md section 4.2): 256 MiB, 16 passes, 8 lanes.
     pub const READER_LIMIT: Argon2Params = Argon2Params { m_cost: 256 * 1024, t_cost: 16, p_cost: 8 };
 
+    /// Argon2's own minima: `t_cost >= 1`, `p_cost >= 1`, `m_cost >= 8 * p_cost`. Computed in 64
+    /// bits: the values come from untrusted stanzas and `8 * p_cost` overflows 32 bits.
     fn within_minima(self) -> bool {
-        self.t_cost >= 1 && self.p_cost >= 1 && self.m_cost >= 8 * self.p_cost
+        self.t_cost >= 1 && self.p_cost >= 1 && u64::from(self.m_cost) >= 8 * u64::from(self.p_cost)
     }
 
-    fn within_reader_limit(self) -> bool {
-        let max = Self::READER_LIMIT;
-        self.m_cost <= max.m_cost && self.t_cost <= max.t_cost && self.p_cost <= max.p_cost
+    /// Whether every parameter is at most `limit`'s.
+    pub fn within(self, limit: Argon2Params) -> bool {
+        self.m_cost <= limit.m_cost && self.t_cost <= limit.t_cost && self.p_cost <= limit.p_cost
     }
 
     fn derive(self, passphrase: &[u8], salt: &[u8]) -> Option<Zeroizing<[u8; 32]>> {
@@ -42,6 +46,16 @@ impl Argon2Params {
         let mut out = Zeroizing::new([0u8; 32]);
         argon.hash_password_into(passphrase, salt, &mut out[..]).ok()?;
         Some(out)
+    }
+
+    fn read(body: &[u8]) -> Argon2Params {
+        let be32 = |at: usize| {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(&body[at..at + 4]);
+            u32::from_be_bytes(b)
+        };
+        let p = PASSPHRASE_SALT_LEN;
+        Argon2Params { m_cost: be32(p), t_cost: be32(p + 4), p_cost: be32(p + 8) }
     }
 }
 
@@ -56,12 +70,18 @@ impl Default for Argon2Params {
 pub struct Passphrase {
     secret: Zeroizing<String>,
     params: Argon2Params,
+    max_work: Argon2Params,
 }
 
 impl Passphrase {
-    /// A passphrase with the default (OWASP) Argon2id cost.
+    /// A passphrase with the default (OWASP) Argon2id cost, opening stanzas up to
+    /// [`Argon2Params::READER_LIMIT`].
     pub fn new(secret: impl Into<String>) -> Self {
-        Passphrase { secret: Zeroizing::new(secret.into()), params: Argon2Params::default() }
+        Passphrase {
+            secret: Zeroizing::new(secret.into()),
+            params: Argon2Params::default(),
+            max_work: Argon2Params::READER_LIMIT,
+        }
     }
 
     /// The Argon2id cost used when sealing. Opening always uses the cost stored in the stanza.
@@ -72,74 +92,96 @@ impl Passphrase {
         if !params.within_minima() {
             return Err(SealError::InvalidParameters("below Argon2's minimum cost"));
         }
-        if !params.within_reader_limit() {
+        if !params.within(Argon2Params::READER_LIMIT) {
             return Err(SealError::InvalidParameters("above the cost readers accept"));
         }
         self.params = params;
         Ok(self)
     }
 
+    /// The most work opening may cost: stanzas asking for more give
+    /// [`OpenError::ExcessiveWork`] without running Argon2. Never above
+    /// [`Argon2Params::READER_LIMIT`] (larger values are lowered to it). A program that opens mail
+    /// automatically (a fetch) should set this to the cost it seals with, so that a hostile mail
+    /// cannot make it spend more than the user's own envelopes do.
+    pub fn with_max_work(mut self, limit: Argon2Params) -> Self {
+        let cap = Argon2Params::READER_LIMIT;
+        self.max_work = Argon2Params {
+            m_cost: limit.m_cost.min(cap.m_cost),
+            t_cost: limit.t_cost.min(cap.t_cost),
+            p_cost: limit.p_cost.min(cap.p_cost),
+        };
+        self
+    }
+
     /// The Argon2id cost used when sealing.
     pub fn params(&self) -> Argon2Params {
         self.params
+    }
+
+    /// The most work opening may cost.
+    pub fn max_work(&self) -> Argon2Params {
+        self.max_work
     }
 }
 
 impl fmt::Debug for Passphrase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Passphrase(<redacted>, {:?})", self.params)
+        f.debug_struct("Passphrase")
+            .field("secret", &"<redacted>")
+            .field("params", &self.params)
+            .field("max_work", &self.max_work)
+            .finish()
     }
 }
 
-impl Recipient for Passphrase {
-    fn wrap(
+impl Recipient for Passphrase {}
+
+impl WrapMessageKey for Passphrase {
+    fn wrap_message_key(
         &self,
         key: &MessageKey,
         id: &EnvelopeId,
         rng: &mut dyn RandomSource,
     ) -> Result<Stanza, SealError> {
-        let mut salt = [0u8; 16];
+        let mut salt = [0u8; PASSPHRASE_SALT_LEN];
         rng.fill(&mut salt)?;
         let p = self.params;
-        let wrap = p
+        let secret = p
             .derive(self.secret.as_bytes(), &salt)
             .ok_or(SealError::InvalidParameters("rejected by Argon2"))?;
-        let mut body = Vec::with_capacity(16 + 12 + WRAPPED_LEN);
+        let mut body = Vec::with_capacity(PASSPHRASE_BODY_LEN);
         body.extend_from_slice(&salt);
-        body.extend_from_slice(&p.m_cost.to_be_bytes());
-        body.extend_from_slice(&p.t_cost.to_be_bytes());
-        body.extend_from_slice(&p.p_cost.to_be_bytes());
-        body.extend_from_slice(&wrap_key(&wrap, id, key));
-        Ok(Stanza { kind: STANZA_PASSPHRASE, body })
+        for value in [p.m_cost, p.t_cost, p.p_cost] {
+            body.extend_from_slice(&value.to_be_bytes());
+        }
+        body.extend_from_slice(&stanza::wrap(&secret, id, key));
+        Ok(Stanza { kind: stanza::PASSPHRASE, body })
+    }
+
+    fn is_passphrase(&self) -> bool {
+        true
     }
 }
 
-fn be32(bytes: &[u8]) -> u32 {
-    let mut b = [0u8; 4];
-    b.copy_from_slice(bytes);
-    u32::from_be_bytes(b)
-}
+impl Identity for Passphrase {}
 
-impl Identity for Passphrase {
-    fn unwrap(&self, stanza: &Stanza, id: &EnvelopeId) -> Option<Result<MessageKey, OpenError>> {
-        if stanza.kind != STANZA_PASSPHRASE || stanza.body.len() != 16 + 12 + WRAPPED_LEN {
+impl UnwrapStanza for Passphrase {
+    fn unwrap_stanza(&self, stanza: &Stanza, id: &EnvelopeId) -> Option<Result<MessageKey, OpenError>> {
+        if stanza.kind != stanza::PASSPHRASE || stanza.body.len() != PASSPHRASE_BODY_LEN {
             return None;
         }
         let body = &stanza.body;
-        let params = Argon2Params {
-            m_cost: be32(&body[16..20]),
-            t_cost: be32(&body[20..24]),
-            p_cost: be32(&body[24..28]),
-        };
+        let params = Argon2Params::read(body);
         // Checked before Argon2 runs, so a hostile envelope never costs more than the limit.
         if !params.within_minima() {
             return Some(Err(OpenError::Malformed("passphrase stanza parameters below Argon2's minima")));
         }
-        if !params.within_reader_limit() {
+        if !params.within(self.max_work) {
             return Some(Err(OpenError::ExcessiveWork));
         }
-        let wrap = params.derive(self.secret.as_bytes(), &body[..16])?;
-        unwrap_key(&wrap, id, &body[28..]).map(Ok)
+        let secret = params.derive(self.secret.as_bytes(), &body[..PASSPHRASE_SALT_LEN])?;
+        stanza::unwrap(&secret, id, &body[PASSPHRASE_PARAMS_END..])
     }
 }
 
@@ -149,25 +191,64 @@ mod tests {
 
     const CHEAP: Argon2Params = Argon2Params { m_cost: 64, t_cost: 1, p_cost: 1 };
 
+    fn stanza_with(params: Argon2Params) -> Stanza {
+        let mut body = vec![0u8; PASSPHRASE_BODY_LEN];
+        for (i, v) in [params.m_cost, params.t_cost, params.p_cost].into_iter().enumerate() {
+            body[16 + 4 * i..20 + 4 * i].copy_from_slice(&v.to_be_bytes());
+        }
+        Stanza { kind: stanza::PASSPHRASE, body }
+    }
+
     #[test]
     fn round_trip_wrong_passphrase_and_limits() {
         let key = MessageKey::from_bytes([5; 32]);
         let id = EnvelopeId::from_bytes([6; 16]);
         let p = Passphrase::new("correct horse").with_params(CHEAP).unwrap();
-        let stanza = p.wrap(&key, &id, &mut crate::OsRandom).unwrap();
-        assert_eq!(*p.unwrap(&stanza, &id).unwrap().unwrap().expose(), [5; 32]);
-        assert!(Passphrase::new("wrong").unwrap(&stanza, &id).is_none());
+        let stanza = p.wrap_message_key(&key, &id, &mut crate::random::OsRandom).unwrap();
+        assert_eq!(*p.unwrap_stanza(&stanza, &id).unwrap().unwrap().expose(), [5; 32]);
+        assert!(Passphrase::new("wrong").unwrap_stanza(&stanza, &id).is_none());
 
-        let mut hostile = stanza.clone();
-        hostile.body[16..20].copy_from_slice(&(4 * 1024 * 1024u32).to_be_bytes());
-        assert!(matches!(p.unwrap(&hostile, &id), Some(Err(OpenError::ExcessiveWork))));
-        let mut zero = stanza;
-        zero.body[20..24].copy_from_slice(&0u32.to_be_bytes());
-        assert!(matches!(p.unwrap(&zero, &id), Some(Err(OpenError::Malformed(_)))));
+        let hostile = stanza_with(Argon2Params { m_cost: 4 << 20, ..CHEAP });
+        assert!(matches!(p.unwrap_stanza(&hostile, &id), Some(Err(OpenError::ExcessiveWork))));
+        let zero = stanza_with(Argon2Params { t_cost: 0, ..CHEAP });
+        assert!(matches!(p.unwrap_stanza(&zero, &id), Some(Err(OpenError::Malformed(_)))));
 
         assert!(
             Passphrase::new("x").with_params(Argon2Params { m_cost: 1 << 30, t_cost: 1, p_cost: 1 }).is_err()
         );
         assert!(!format!("{p:?}").contains("horse"));
+    }
+
+    /// `8 * p_cost` in 32 bits overflowed for `p_cost = 2^29` (a panic in debug builds, a wrong
+    /// answer in release builds). The stanza must be malformed: `m_cost = 1 < 8 * 2^29`.
+    #[test]
+    fn minima_check_does_not_overflow() {
+        let id = EnvelopeId::from_bytes([6; 16]);
+        let p = Passphrase::new("x");
+        for p_cost in [1 << 29, u32::MAX, (1 << 29) + 1] {
+            let hostile = stanza_with(Argon2Params { m_cost: 1, t_cost: 1, p_cost });
+            assert!(matches!(p.unwrap_stanza(&hostile, &id), Some(Err(OpenError::Malformed(_)))), "{p_cost}");
+        }
+        let huge = stanza_with(Argon2Params { m_cost: u32::MAX, t_cost: u32::MAX, p_cost: u32::MAX });
+        assert!(matches!(p.unwrap_stanza(&huge, &id), Some(Err(OpenError::Malformed(_)))), "minima first");
+        let costly = stanza_with(Argon2Params { m_cost: u32::MAX, t_cost: u32::MAX, p_cost: 1 });
+        assert!(matches!(p.unwrap_stanza(&costly, &id), Some(Err(OpenError::ExcessiveWork))));
+    }
+
+    #[test]
+    fn max_work_lowers_what_opening_accepts() {
+        let key = MessageKey::from_bytes([5; 32]);
+        let id = EnvelopeId::from_bytes([6; 16]);
+        let costly = Argon2Params { m_cost: 128, ..CHEAP };
+        let stanza = Passphrase::new("pw")
+            .with_params(costly)
+            .unwrap()
+            .wrap_message_key(&key, &id, &mut crate::random::OsRandom)
+            .unwrap();
+        let strict = Passphrase::new("pw").with_max_work(CHEAP);
+        assert!(matches!(strict.unwrap_stanza(&stanza, &id), Some(Err(OpenError::ExcessiveWork))));
+        assert!(Passphrase::new("pw").with_max_work(costly).unwrap_stanza(&stanza, &id).unwrap().is_ok());
+        let capped = Passphrase::new("pw").with_max_work(Argon2Params { m_cost: u32::MAX, ..CHEAP });
+        assert_eq!(capped.max_work().m_cost, Argon2Params::READER_LIMIT.m_cost);
     }
 }

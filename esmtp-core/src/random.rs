@@ -1,13 +1,20 @@
-//! Where randomness comes from: the OS CSPRNG by default, a caller's generator when asked.
+//! Where randomness comes from: the operating system's CSPRNG. Reproducible test vectors plug in
+//! a seeded generator through the hidden [`RandomSource`] trait.
 
 /// The operating system's random number generator failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the operating system's random number generator failed")]
 pub struct RandomError;
 
-/// A source of cryptographically secure random bytes.
-///
-/// Implemented for [`OsRandom`] and for every [`rand_core::CryptoRng`], so tests can pass a seeded
-/// generator and get reproducible envelopes. Production code uses [`OsRandom`].
+impl From<RandomError> for crate::SealError {
+    fn from(_: RandomError) -> Self {
+        crate::SealError::Random
+    }
+}
+
+/// A source of cryptographically secure random bytes. Not part of the supported API: it exists
+/// so that the test kit can generate reproducible vectors.
+#[doc(hidden)]
 pub trait RandomSource {
     /// Fill `buf` with random bytes.
     ///
@@ -16,9 +23,9 @@ pub trait RandomSource {
     fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError>;
 }
 
-/// The operating system's CSPRNG (`getrandom`).
+/// The operating system's CSPRNG (`getrandom`): what every public API uses.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct OsRandom;
+pub(crate) struct OsRandom;
 
 impl RandomSource for OsRandom {
     fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError> {
@@ -26,15 +33,15 @@ impl RandomSource for OsRandom {
     }
 }
 
-impl<R: rand_core::CryptoRng> RandomSource for R {
-    fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError> {
-        self.fill_bytes(buf);
-        Ok(())
-    }
-}
+/// Any `rand_core` cryptographic generator as a [`RandomSource`] (reproducible test vectors).
+/// Not part of the supported API.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct SeededRandom<R>(pub R);
 
-impl From<RandomError> for crate::SealError {
-    fn from(_: RandomError) -> Self {
-        crate::SealError::Random
+impl<R: rand_core::CryptoRng> RandomSource for SeededRandom<R> {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError> {
+        self.0.fill_bytes(buf);
+        Ok(())
     }
 }

@@ -6,29 +6,34 @@ use std::io::{self, Write};
 use md5::{Digest, Md5};
 
 use crate::error::SealError;
-use crate::header::{Header, MAX_STANZAS};
-use crate::key::{EnvelopeId, MessageKey};
+use crate::framing::{self, Transcript};
+use crate::header::Header;
+use crate::key::EnvelopeId;
 use crate::keyslip::KeySlip;
 use crate::random::{OsRandom, RandomSource};
-use crate::recipient::{Recipient, Stanza};
+use crate::recipient::Recipient;
+use crate::stanza::{self, Stanza};
 use crate::suite::{CHUNK_SIZE, ChunkCipher, Suite};
+use crate::x25519::X25519Identity;
 
-/// Seals messages for a set of recipients.
+/// Seals messages for a set of recipients, optionally signed.
 ///
 /// ```
-/// use esmtp_core::{Opener, Sealer, X25519Identity};
+/// use esmtp_core::{Opener, Sealer, Signature, X25519Identity};
 ///
-/// let bob = X25519Identity::generate()?;
-/// let sealed = Sealer::new().recipient(bob.to_public()).seal(b"Hello Bob")?;
-/// let opened = Opener::new().identity(bob).open(&sealed.envelope)?;
+/// let (alice, bob) = (X25519Identity::generate()?, X25519Identity::generate()?);
+/// let sealed = Sealer::new().recipient(bob.to_public()).sign_with(alice.clone()).seal(b"Hello Bob")?;
+/// let opened = Opener::new().identity(bob).require_signer(alice.to_public()).open(&sealed.envelope)?;
 /// assert_eq!(opened.plaintext(), b"Hello Bob");
+/// assert_eq!(opened.signature(), &Signature::Signed { signer: alice.to_public() });
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Default)]
 pub struct Sealer {
     suite: Suite,
-    recipients: Vec<Box<dyn Recipient + Send + Sync>>,
+    recipients: Vec<Box<dyn Recipient>>,
     key_slip: bool,
+    signer: Option<X25519Identity>,
 }
 
 impl fmt::Debug for Sealer {
@@ -37,12 +42,14 @@ impl fmt::Debug for Sealer {
             .field("suite", &self.suite)
             .field("recipients", &self.recipients.len())
             .field("key_slip", &self.key_slip)
+            .field("signer", &self.signer.as_ref().map(X25519Identity::to_public))
             .finish()
     }
 }
 
 /// A sealed envelope and what the sender needs to know about it.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Sealed {
     /// The binary envelope (armor it with [`crate::armor()`] for text channels).
     pub envelope: Vec<u8>,
@@ -53,7 +60,7 @@ pub struct Sealed {
 }
 
 impl Sealer {
-    /// A sealer with the default (modern) suite and no recipients yet.
+    /// A sealer with the default (modern) suite, no recipients and no signer yet.
     pub fn new() -> Self {
         Sealer::default()
     }
@@ -64,15 +71,9 @@ impl Sealer {
         self
     }
 
-    /// Add a recipient ([`crate::X25519Recipient`], [`crate::Passphrase`] or your own).
-    pub fn recipient(mut self, recipient: impl Recipient + Send + Sync + 'static) -> Self {
+    /// Add a recipient: an [`crate::X25519Recipient`] or a [`crate::Passphrase`] (at most one).
+    pub fn recipient(mut self, recipient: impl Recipient + 'static) -> Self {
         self.recipients.push(Box::new(recipient));
-        self
-    }
-
-    /// Add a boxed recipient (for lists of recipients of mixed types).
-    pub fn boxed_recipient(mut self, recipient: Box<dyn Recipient + Send + Sync>) -> Self {
-        self.recipients.push(recipient);
         self
     }
 
@@ -82,30 +83,55 @@ impl Sealer {
         self
     }
 
+    /// Sign with `identity` (SPEC.md section 5.4): the signature covers the whole header (so the
+    /// set of recipients) and the whole message, and travels inside the encryption.
+    pub fn sign_with(mut self, identity: X25519Identity) -> Self {
+        self.signer = Some(identity);
+        self
+    }
+
     /// The chosen suite.
     pub fn chosen_suite(&self) -> Suite {
         self.suite
     }
 
+    /// The largest message this sealer can seal, in bytes, if its suite limits it.
+    pub fn max_message_len(&self) -> Option<u64> {
+        let framing = 1 + self.prefix_signer_len() + self.suffix_len();
+        self.suite.max_chunks().map(|chunks| chunks * CHUNK_SIZE as u64 - framing as u64)
+    }
+
+    fn prefix_signer_len(&self) -> usize {
+        if self.signer.is_some() { framing::SIGNER_LEN } else { 0 }
+    }
+
+    fn suffix_len(&self) -> usize {
+        framing::suffix_len(self.suite.carries_digest(), self.signer.is_some())
+    }
+
     /// Seal `plaintext` in one call.
     ///
     /// # Errors
-    /// [`SealError::NoRecipients`] when there is no recipient and no key slip, and see [`SealError`].
+    /// [`SealError::NoRecipients`] when there is no recipient and no key slip,
+    /// [`SealError::MessageTooLarge`] beyond the suite's limit, and see [`SealError`].
     pub fn seal(&self, plaintext: &[u8]) -> Result<Sealed, SealError> {
-        self.seal_with_rng(plaintext, &mut OsRandom)
+        self.seal_with(plaintext, &mut OsRandom)
     }
 
-    /// [`Sealer::seal`] with a caller-provided random source (for reproducible test vectors).
-    ///
-    /// # Errors
-    /// As [`Sealer::seal`].
-    pub fn seal_with_rng(&self, plaintext: &[u8], rng: &mut dyn RandomSource) -> Result<Sealed, SealError> {
+    /// [`Sealer::seal`] with a given generator (reproducible test vectors only).
+    #[doc(hidden)]
+    pub fn seal_with(&self, plaintext: &[u8], rng: &mut dyn RandomSource) -> Result<Sealed, SealError> {
+        if let Some(limit) = self.max_message_len()
+            && plaintext.len() as u64 > limit
+        {
+            return Err(SealError::MessageTooLarge { suite: self.suite.name(), limit });
+        }
         let capacity = plaintext.len() + plaintext.len() / CHUNK_SIZE * 32 + 1024;
-        let mut writer = self.seal_writer_with_rng(Vec::with_capacity(capacity), rng)?;
+        let mut writer = self.seal_writer_with(Vec::with_capacity(capacity), rng)?;
         writer.write_all(plaintext)?;
         let envelope_id = writer.envelope_id();
         let key_slip = writer.take_key_slip();
-        let envelope = writer.finish()?;
+        let envelope = writer.finish().map_err(SealError::from)?;
         Ok(Sealed { envelope, envelope_id, key_slip })
     }
 
@@ -113,16 +139,16 @@ impl Sealer {
     /// written, the final chunk by [`SealWriter::finish`]. Memory stays at about two chunks.
     ///
     /// # Errors
-    /// As [`Sealer::seal`], and [`SealError::Io`] when writing the header fails.
+    /// As [`Sealer::seal`], and [`SealError::Io`] when writing the header fails. A message that
+    /// grows beyond the suite's limit fails a later write with an `io::Error` carrying
+    /// [`SealError::MessageTooLarge`].
     pub fn seal_writer<W: Write>(&self, out: W) -> Result<SealWriter<W>, SealError> {
-        self.seal_writer_with_rng(out, &mut OsRandom)
+        self.seal_writer_with(out, &mut OsRandom)
     }
 
-    /// [`Sealer::seal_writer`] with a caller-provided random source.
-    ///
-    /// # Errors
-    /// As [`Sealer::seal_writer`].
-    pub fn seal_writer_with_rng<W: Write>(
+    /// [`Sealer::seal_writer`] with a given generator (reproducible test vectors only).
+    #[doc(hidden)]
+    pub fn seal_writer_with<W: Write>(
         &self,
         mut out: W,
         rng: &mut dyn RandomSource,
@@ -130,41 +156,53 @@ impl Sealer {
         if self.recipients.is_empty() && !self.key_slip {
             return Err(SealError::NoRecipients);
         }
-        if self.recipients.len() + usize::from(self.key_slip) > MAX_STANZAS {
+        if self.recipients.len() + usize::from(self.key_slip) > stanza::MAX_STANZAS {
             return Err(SealError::TooManyRecipients);
         }
-        let key = MessageKey::generate(self.suite, rng)?;
+        if self.recipients.iter().filter(|r| r.is_passphrase()).count() > 1 {
+            return Err(SealError::TwoPassphrases);
+        }
+        let key = self.suite.new_message_key(rng)?;
         let id = EnvelopeId::generate(rng)?;
         let mut stanzas: Vec<Stanza> = Vec::with_capacity(self.recipients.len() + 1);
         for recipient in &self.recipients {
-            let stanza = recipient.wrap(&key, &id, rng)?;
-            if stanza.body.len() > usize::from(u16::MAX) {
-                return Err(SealError::InvalidParameters("stanza body over 65535 bytes"));
-            }
-            stanzas.push(stanza);
-        }
-        if stanzas.iter().filter(|s| s.kind == crate::recipient::STANZA_PASSPHRASE).count() > 1 {
-            return Err(SealError::InvalidParameters(
-                "at most one passphrase per envelope (SPEC.md section 4.2)",
-            ));
+            stanzas.push(recipient.wrap_message_key(&key, &id, rng)?);
         }
         let key_slip = self.key_slip.then(|| KeySlip::new(id, key.clone()));
         if let Some(slip) = &key_slip {
             stanzas.push(slip.stanza());
         }
-        out.write_all(&Header::write(self.suite, &id, &stanzas, &key))?;
-        // MessageKey::generate keeps DES keys valid, so the cipher always keys.
-        let cipher = ChunkCipher::new(self.suite, &key, &id).ok_or(SealError::Random)?;
-        Ok(SealWriter {
+        // The one check of SPEC.md section 3, step 4, as readers apply it.
+        stanza::check(stanzas.iter().map(|s| (s.kind, s.body.len())))
+            .map_err(|_| SealError::InvalidParameters("the stanzas break SPEC.md section 3"))?;
+        let header = Header::write(self.suite, &id, &stanzas, &key);
+        out.write_all(&header.to_bytes())?;
+        // Invariant: `Suite::new_message_key` draws keys that follow the suite's rules, the only
+        // reason keying can fail.
+        #[allow(clippy::expect_used)]
+        let cipher = ChunkCipher::new(self.suite, &key, &id).expect("a key drawn by the suite's rules");
+        let mut writer = SealWriter {
             out,
             cipher,
+            suite: self.suite,
+            message_limit: self.max_message_len(),
             index: 0,
             buffer: zeroize::Zeroizing::new(Vec::with_capacity(CHUNK_SIZE)),
             wire: Vec::with_capacity(self.suite.wire_chunk_len()),
-            md5: (self.suite == Suite::LegacyDesCbcMd5).then(Md5::new),
+            md5: self.suite.carries_digest().then(Md5::new),
+            signing: self.signer.clone().map(|signer| (signer, Transcript::new(header.sha512()))),
             id,
             key_slip,
-        })
+        };
+        match &self.signer {
+            None => writer.push(&[framing::UNSIGNED]),
+            Some(signer) => {
+                writer.push(&[framing::SIGNED])?;
+                writer.push(&signer.to_public().to_bytes())
+            }
+        }
+        .map_err(SealError::from)?;
+        Ok(writer)
     }
 }
 
@@ -174,14 +212,29 @@ impl Sealer {
 pub struct SealWriter<W: Write> {
     out: W,
     cipher: ChunkCipher,
+    suite: Suite,
+    /// [`Sealer::max_message_len`], reported when the chunk limit is hit.
+    message_limit: Option<u64>,
     index: u64,
-    /// Plaintext of the chunk being filled; zeroized when dropped.
+    /// Chunk stream bytes of the chunk being filled; zeroized when dropped.
     buffer: zeroize::Zeroizing<Vec<u8>>,
     wire: Vec<u8>,
     /// `des-cbc-md5` only: the running MD5 of the message, appended to the chunk stream at the end.
     md5: Option<Md5>,
+    /// When signing: the signer and the transcript of the chunk stream so far.
+    signing: Option<(X25519Identity, Transcript)>,
     id: EnvelopeId,
     key_slip: Option<KeySlip>,
+}
+
+impl<W: Write> fmt::Debug for SealWriter<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealWriter")
+            .field("suite", &self.suite)
+            .field("envelope_id", &self.id)
+            .field("chunks_written", &self.index)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<W: Write> SealWriter<W> {
@@ -196,16 +249,24 @@ impl<W: Write> SealWriter<W> {
     }
 
     fn emit(&mut self, last: bool) -> io::Result<()> {
+        if let (Some(max), Some(limit)) = (self.suite.max_chunks(), self.message_limit)
+            && self.index >= max
+        {
+            return Err(SealError::MessageTooLarge { suite: self.suite.name(), limit }.into_io());
+        }
         self.wire.clear();
         self.cipher.seal_chunk(self.index, last, &self.buffer, &mut self.wire);
         zeroize::Zeroize::zeroize(&mut *self.buffer);
-        self.index = self.index.checked_add(1).ok_or_else(|| io::Error::other("too many chunks"))?;
+        self.index += 1;
         self.out.write_all(&self.wire)
     }
 
-    /// Add bytes to the chunk stream, emitting full chunks only once more data follows them, so
-    /// the last chunk can carry the final flag.
+    /// Add bytes to the chunk stream (and to the signed transcript), emitting full chunks only
+    /// once more data follows them, so the last chunk can carry the final flag.
     fn push(&mut self, mut data: &[u8]) -> io::Result<()> {
+        if let Some((_, transcript)) = &mut self.signing {
+            transcript.update(data);
+        }
         while !data.is_empty() {
             if self.buffer.len() == CHUNK_SIZE {
                 self.emit(false)?;
@@ -217,14 +278,20 @@ impl<W: Write> SealWriter<W> {
         Ok(())
     }
 
-    /// Write the final chunk and return the inner writer.
+    /// Write the suffix (the MD5 digest, the signature) and the final chunk, and return the inner
+    /// writer.
     ///
     /// # Errors
-    /// When the inner writer fails.
+    /// When the inner writer fails, or the message grew beyond the suite's limit.
     pub fn finish(mut self) -> io::Result<W> {
         if let Some(md5) = self.md5.take() {
             let digest = md5.finalize();
             self.push(&digest)?;
+        }
+        if let Some((signer, transcript)) = self.signing.take() {
+            // Pushed after `take`, so the signature is not part of its own transcript.
+            let signature = signer.sign(&transcript.message());
+            self.push(&signature)?;
         }
         self.emit(true)?;
         self.out.flush()?;

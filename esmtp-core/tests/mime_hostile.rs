@@ -55,8 +55,8 @@ fn ten_thousand_nested_multiparts_are_too_deep() {
     drop(parsed);
     assert_quick(start, 20, "mail-parser on 10,000 nested multiparts");
     let start = Instant::now();
-    assert!(matches!(mime::read_mail(&raw, &Opener::new()), Err(MimeError::TooDeep)));
-    assert!(matches!(mime::classify(&raw), Err(MimeError::TooDeep)));
+    assert!(matches!(mime::read_mail(&raw, &Opener::new(), &Limits::default()), Err(MimeError::TooDeep)));
+    assert!(matches!(mime::classify(&raw, &Limits::default()), Err(MimeError::TooDeep)));
     assert_quick(start, 20, "read_mail and classify on 10,000 nested multiparts");
 }
 
@@ -64,7 +64,10 @@ fn ten_thousand_nested_multiparts_are_too_deep() {
 fn a_hundred_thousand_nested_multiparts_are_refused_before_parsing() {
     let raw = nested_multiparts(100_000);
     let start = Instant::now();
-    assert!(matches!(mime::read_mail(&raw, &Opener::new()), Err(MimeError::TooManyParts)));
+    assert!(matches!(
+        mime::read_mail(&raw, &Opener::new(), &Limits::default()),
+        Err(MimeError::TooManyParts)
+    ));
     assert_quick(start, 10, "pre-scan of 100,000 nested multiparts");
 }
 
@@ -77,8 +80,11 @@ fn ten_thousand_nested_messages_do_not_overflow_a_small_stack() {
         .stack_size(1 << 20)
         .spawn(move || {
             let start = Instant::now();
-            assert!(matches!(mime::read_mail(&raw, &Opener::new()), Err(MimeError::TooDeep)));
-            assert!(matches!(mime::classify(&raw), Err(MimeError::TooDeep)));
+            assert!(matches!(
+                mime::read_mail(&raw, &Opener::new(), &Limits::default()),
+                Err(MimeError::TooDeep)
+            ));
+            assert!(matches!(mime::classify(&raw, &Limits::default()), Err(MimeError::TooDeep)));
             assert_quick(start, 30, "read_mail and classify on 10,000 nested messages");
         })
         .unwrap();
@@ -88,12 +94,12 @@ fn ten_thousand_nested_messages_do_not_overflow_a_small_stack() {
 #[test]
 fn nesting_at_the_limit_is_fine_and_one_more_is_not() {
     // The leaf of `nested_multiparts(n)` sits at depth n + 1.
-    assert_eq!(mime::classify(&nested_multiparts(15)).unwrap(), MailKind::Plain);
-    assert!(matches!(mime::classify(&nested_multiparts(16)), Err(MimeError::TooDeep)));
-    assert_eq!(mime::classify(&nested_messages(7)).unwrap(), MailKind::Plain);
-    assert!(matches!(mime::classify(&nested_messages(8)), Err(MimeError::TooDeep)));
+    assert_eq!(mime::classify(&nested_multiparts(15), &Limits::default()).unwrap(), MailKind::Plain);
+    assert!(matches!(mime::classify(&nested_multiparts(16), &Limits::default()), Err(MimeError::TooDeep)));
+    assert_eq!(mime::classify(&nested_messages(7), &Limits::default()).unwrap(), MailKind::Plain);
+    assert!(matches!(mime::classify(&nested_messages(8), &Limits::default()), Err(MimeError::TooDeep)));
     let relaxed = Limits { max_depth: 40, ..Limits::default() };
-    assert_eq!(mime::classify_with_limits(&nested_multiparts(30), &relaxed).unwrap(), MailKind::Plain);
+    assert_eq!(mime::classify(&nested_multiparts(30), &relaxed).unwrap(), MailKind::Plain);
 }
 
 #[test]
@@ -102,7 +108,10 @@ fn fifty_mib_header_line_is_too_large() {
     raw.resize(raw.len() + (50 << 20), b'x');
     raw.extend_from_slice(b"\r\n\r\nbody\r\n");
     let start = Instant::now();
-    assert!(matches!(mime::read_mail(&raw, &Opener::new()), Err(MimeError::TooLarge("header block"))));
+    assert!(matches!(
+        mime::read_mail(&raw, &Opener::new(), &Limits::default()),
+        Err(MimeError::TooLarge("header block"))
+    ));
     assert_quick(start, 10, "50 MiB top-level header line");
 
     // The same line in the header of a part, which only the parser can find.
@@ -111,7 +120,10 @@ fn fifty_mib_header_line_is_too_large() {
     raw.resize(raw.len() + (50 << 20), b'y');
     raw.extend_from_slice(b"\r\n\r\nbody\r\n--b--\r\n");
     let start = Instant::now();
-    assert!(matches!(mime::classify(&raw), Err(MimeError::TooLarge("part header block"))));
+    assert!(matches!(
+        mime::classify(&raw, &Limits::default()),
+        Err(MimeError::TooLarge("part header block"))
+    ));
     assert_quick(start, 60, "50 MiB part header line");
 }
 
@@ -122,7 +134,10 @@ fn many_small_headers_are_too_large() {
         raw += &format!("X-H{i}: v\r\n");
     }
     raw += "\r\nbody\r\n";
-    assert!(matches!(mime::classify(raw.as_bytes()), Err(MimeError::TooLarge("header block"))));
+    assert!(matches!(
+        mime::classify(raw.as_bytes(), &Limits::default()),
+        Err(MimeError::TooLarge("header block"))
+    ));
 }
 
 #[test]
@@ -135,11 +150,11 @@ fn part_floods_are_refused() {
         s += "--b--\r\n";
         s.into_bytes()
     };
-    assert_eq!(mime::classify(&flood(999)).unwrap(), MailKind::Plain);
-    assert!(matches!(mime::classify(&flood(1000)), Err(MimeError::TooManyParts)));
+    assert_eq!(mime::classify(&flood(999), &Limits::default()).unwrap(), MailKind::Plain);
+    assert!(matches!(mime::classify(&flood(1000), &Limits::default()), Err(MimeError::TooManyParts)));
     // A million parts: refused by the pre-scan before mail-parser allocates for them.
     let start = Instant::now();
-    assert!(matches!(mime::classify(&flood(1_000_000)), Err(MimeError::TooManyParts)));
+    assert!(matches!(mime::classify(&flood(1_000_000), &Limits::default()), Err(MimeError::TooManyParts)));
     assert_quick(start, 10, "a million parts");
 }
 
@@ -147,14 +162,15 @@ fn part_floods_are_refused() {
 fn oversized_mail_is_refused_before_parsing() {
     let limits = Limits { max_mail_bytes: 1 << 20, ..Limits::default() };
     let raw = vec![b'a'; (1 << 20) + 1];
-    assert!(matches!(mime::classify_with_limits(&raw, &limits), Err(MimeError::TooLarge("mail"))));
+    assert!(matches!(mime::classify(&raw, &limits), Err(MimeError::TooLarge("mail"))));
 }
 
 /// Truncations and byte flips of real mails (an encrypted one and a key-slip one): every result
 /// is an answer or a typed error.
 #[test]
 fn damaged_mails_never_panic() {
-    let bob = X25519Identity::generate_with_rng(&mut ChaCha20Rng::seed_from_u64(3)).unwrap();
+    let bob =
+        X25519Identity::generate_with(&mut esmtp_core::SeededRandom(ChaCha20Rng::seed_from_u64(3))).unwrap();
     let draft = MailDraft::new(Mailbox::with_name("Pelé", "pele@example.com"))
         .to(Mailbox::new("bob@example.org"))
         .subject("δοκιμή")
@@ -163,15 +179,9 @@ fn damaged_mails_never_panic() {
         .html("<p>html</p>")
         .attachment(mime::Attachment::new("a.bin", "application/octet-stream", vec![1, 2, 3]));
     let sealer = Sealer::new().recipient(bob.to_public()).key_slip();
-    let mail = mime::package(&draft, &sealer, &PackageOptions::default()).unwrap();
-    let slip = mime::key_slip_mail(
-        mail.key_slip.as_ref().unwrap(),
-        &draft.from,
-        &draft.to[0],
-        &mail.message_id,
-        1_700_000_001,
-    )
-    .unwrap();
+    let mail = mime::package(&draft, &sealer, &PackageOptions::new(1_700_000_000)).unwrap();
+    let slip = mime::key_slip_mail(mail.key_slip.as_ref().unwrap(), &draft.from, &draft.to[0], 1_700_000_001)
+        .unwrap();
     let opener = Opener::new().identity(bob);
     let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
     for original in [&mail.bytes[..], &slip.bytes[..]] {
@@ -185,14 +195,14 @@ fn damaged_mails_never_panic() {
             }
         }
         for v in &variants {
-            let outcome = match mime::read_mail(v, &opener) {
+            let outcome = match mime::read_mail(v, &opener, &Limits::default()) {
                 Ok(ReadMail::Encrypted(_)) => "encrypted".to_string(),
                 Ok(ReadMail::KeySlip(_)) => "key-slip".to_string(),
                 Ok(_) => "plain".to_string(),
                 Err(e) => format!("{:?}", e).split(['(', ' ', '{']).next().unwrap().to_string(),
             };
             *outcomes.entry(outcome).or_default() += 1;
-            let _ = mime::classify(v);
+            let _ = mime::classify(v, &Limits::default());
         }
     }
     eprintln!("outcomes of damaged mails: {outcomes:?}");

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use esmtp_core::hash::{HashAlgorithm, digest};
 use esmtp_core::mime::{
-    self, Attachment, EncryptedMail, EnvelopeForm, MailDraft, MailKind, Mailbox, MimeError, OpenedMail,
-    PackageOptions, ReadMail,
+    self, Attachment, EncryptedMail, EnvelopeForm, Limits, MailDraft, MailKind, Mailbox, MimeError,
+    OpenedMail, PackageOptions, ReadMail,
 };
 use esmtp_core::{Argon2Params, OpenError, Opener, Passphrase, Sealer, Suite, X25519Identity};
 use rand_chacha::ChaCha20Rng;
@@ -17,7 +17,7 @@ const SUITES: [Suite; 2] = [Suite::ChaCha20Poly1305, Suite::LegacyDesCbcMd5];
 const CHEAP: Argon2Params = Argon2Params { m_cost: 256, t_cost: 1, p_cost: 1 };
 
 fn bob() -> X25519Identity {
-    X25519Identity::generate_with_rng(&mut ChaCha20Rng::seed_from_u64(7)).unwrap()
+    X25519Identity::generate_with(&mut esmtp_core::SeededRandom(ChaCha20Rng::seed_from_u64(7))).unwrap()
 }
 
 fn draft() -> MailDraft {
@@ -31,9 +31,9 @@ fn draft() -> MailDraft {
 fn round_trip(draft: &MailDraft, suite: Suite) -> (EncryptedMail, OpenedMail) {
     let bob = bob();
     let sealer = Sealer::new().suite(suite).recipient(bob.to_public());
-    let mail = mime::package(draft, &sealer, &PackageOptions::default()).unwrap();
+    let mail = mime::package(draft, &sealer, &PackageOptions::new(1_700_000_000)).unwrap();
     check_outer(&mail, draft);
-    match mime::read_mail(&mail.bytes, &Opener::new().identity(bob)).unwrap() {
+    match mime::read_mail(&mail.bytes, &Opener::new().identity(bob), &Limits::default()).unwrap() {
         ReadMail::Encrypted(opened) => {
             assert_eq!(opened.suite, suite);
             assert_eq!(opened.envelope_id, mail.envelope_id);
@@ -90,7 +90,7 @@ fn check_outer_with(mail: &EncryptedMail, draft: &MailDraft, placeholder: &str) 
     for secret in secrets.into_iter().filter(|s| s.len() >= 4) {
         assert!(!text.contains(secret), "{secret:?} leaks into the outer message");
     }
-    match mime::classify(bytes).unwrap() {
+    match mime::classify(bytes, &Limits::default()).unwrap() {
         MailKind::Encrypted { envelope_id, message_id, form } => {
             assert_eq!(envelope_id, mail.envelope_id);
             assert_eq!(message_id.as_deref(), Some(mail.message_id.as_str()));
@@ -230,7 +230,7 @@ fn md5_is_the_digest_of_the_inner_entity() {
     for suite in SUITES {
         let (mail, opened) = round_trip(&draft().text("digest me"), suite);
         let inner = Opener::new().identity(bob()).open(envelope_of(&mail.bytes)).unwrap();
-        assert_eq!(opened.md5, digest(HashAlgorithm::Md5, inner.plaintext())[..]);
+        assert_eq!(opened.md5(), digest(HashAlgorithm::Md5, inner.plaintext())[..]);
         assert_eq!(opened.md5_hex().len(), 32);
         let inner_text = String::from_utf8_lossy(inner.plaintext());
         assert!(inner_text.contains("Subject: Quarterly numbers\r\n"));
@@ -254,65 +254,78 @@ fn key_slip_mail_pairs_with_its_envelope() {
     for suite in SUITES {
         let sealer = Sealer::new().suite(suite).key_slip();
         let d = draft().text("sealed for a key slip");
-        let mail = mime::package(&d, &sealer, &PackageOptions::default()).unwrap();
+        let mail = mime::package(&d, &sealer, &PackageOptions::new(1_700_000_000)).unwrap();
         check_outer(&mail, &d);
         let slip = mail.key_slip.as_ref().unwrap();
-        let slip_mail =
-            mime::key_slip_mail(slip, &d.from, &d.to[0], &format!("<{}>", mail.message_id), 1_700_000_100)
-                .unwrap();
+        let slip_mail = mime::key_slip_mail(slip, &d.from, &d.to[0], 1_700_000_100).unwrap();
         assert_eq!(slip_mail.size, slip_mail.bytes.len());
         assert!(slip_mail.bytes.is_ascii());
         assert!(slip_mail.bytes.split(|&b| b == b'\n').all(|l| l.len() <= 79));
         // Pairing as the transport does it, without keys.
-        let MailKind::KeySlip { envelope_id, envelope_message_id, .. } =
-            mime::classify(&slip_mail.bytes).unwrap()
+        let MailKind::KeySlip { envelope_id, .. } =
+            mime::classify(&slip_mail.bytes, &Limits::default()).unwrap()
         else {
             panic!("key-slip mail not recognised")
         };
         assert_eq!(envelope_id, mail.envelope_id);
-        assert_eq!(envelope_message_id.as_deref(), Some(mail.message_id.as_str()));
+        // Nothing a server reads in the headers links the slip to the encrypted mail.
+        let slip_text = String::from_utf8_lossy(&slip_mail.bytes);
+        let slip_headers = &slip_text[..slip_text.find("\r\n\r\n").unwrap()];
+        assert!(!slip_headers.contains(&mail.message_id), "{slip_headers}");
+        assert!(
+            !slip_text.contains(&mail.envelope_id.to_string()),
+            "the envelope id is only inside the token"
+        );
+        assert!(!slip_headers.contains("In-Reply-To") && !slip_headers.contains("References"));
         // Without the slip the envelope does not open; with it, it does.
         assert!(matches!(
-            mime::read_mail(&mail.bytes, &Opener::new().identity(bob())),
+            mime::read_mail(&mail.bytes, &Opener::new().identity(bob()), &Limits::default()),
             Err(MimeError::Open(OpenError::NoMatchingRecipient))
         ));
-        let ReadMail::KeySlip(received) = mime::read_mail(&slip_mail.bytes, &Opener::new()).unwrap() else {
+        let ReadMail::KeySlip(received) =
+            mime::read_mail(&slip_mail.bytes, &Opener::new(), &Limits::default()).unwrap()
+        else {
             panic!("key-slip mail not read")
         };
         assert_eq!(received.envelope_id, mail.envelope_id);
         assert_eq!(received.headers.from.as_ref(), Some(&d.from));
         let ReadMail::Encrypted(opened) =
-            mime::read_mail(&mail.bytes, &Opener::new().identity(received.key_slip)).unwrap()
+            mime::read_mail(&mail.bytes, &Opener::new().identity(received.key_slip), &Limits::default())
+                .unwrap()
         else {
             panic!("envelope not opened with its slip")
         };
         assert_eq!(opened.text.as_deref(), Some("sealed for a key slip"));
         if suite == Suite::LegacyDesCbcMd5 {
             let slip_opened = Opener::new().identity(slip.clone()).open(envelope_of(&mail.bytes)).unwrap();
-            assert_eq!(opened.md5, slip_opened.md5);
+            assert_eq!(opened.md5(), slip_opened.md5());
         }
     }
 }
 
 #[test]
 fn passphrase_and_several_recipients() {
-    let carol = X25519Identity::generate_with_rng(&mut ChaCha20Rng::seed_from_u64(8)).unwrap();
+    let carol =
+        X25519Identity::generate_with(&mut esmtp_core::SeededRandom(ChaCha20Rng::seed_from_u64(8))).unwrap();
     let sealer = Sealer::new()
         .recipient(bob().to_public())
         .recipient(carol.to_public())
         .recipient(Passphrase::new("correct horse").with_params(CHEAP).unwrap());
     let d = draft().cc(Mailbox::new("carol@example.net")).text("for three");
-    let mail = mime::package(&d, &sealer, &PackageOptions::default()).unwrap();
+    let mail = mime::package(&d, &sealer, &PackageOptions::new(1_700_000_000)).unwrap();
     for opener in [
         Opener::new().identity(bob()),
         Opener::new().identity(carol),
         Opener::new().identity(Passphrase::new("correct horse")),
     ] {
-        let ReadMail::Encrypted(opened) = mime::read_mail(&mail.bytes, &opener).unwrap() else { panic!() };
+        let ReadMail::Encrypted(opened) = mime::read_mail(&mail.bytes, &opener, &Limits::default()).unwrap()
+        else {
+            panic!()
+        };
         assert_eq!(opened.text.as_deref(), Some("for three"));
     }
     assert!(matches!(
-        mime::read_mail(&mail.bytes, &Opener::new().identity(Passphrase::new("wrong"))),
+        mime::read_mail(&mail.bytes, &Opener::new().identity(Passphrase::new("wrong")), &Limits::default()),
         Err(MimeError::Open(OpenError::NoMatchingRecipient))
     ));
 }
@@ -323,10 +336,12 @@ fn options_and_reproducibility() {
     let options = PackageOptions {
         subject_placeholder: "Encrypted message".into(),
         message_id_domain: Some("mx.example".into()),
+        ..PackageOptions::new(1_700_000_000)
     };
     let d = draft().text("same bytes twice");
-    let a = mime::package_with_rng(&d, &sealer, &options, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
-    let b = mime::package_with_rng(&d, &sealer, &options, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
+    let seeded = || esmtp_core::SeededRandom(ChaCha20Rng::seed_from_u64(1));
+    let a = mime::package_with(&d, &sealer, &options, &mut seeded()).unwrap();
+    let b = mime::package_with(&d, &sealer, &options, &mut seeded()).unwrap();
     assert_eq!(a.bytes, b.bytes);
     assert!(a.message_id.ends_with("@mx.example"));
     assert!(String::from_utf8_lossy(&a.bytes).contains("\r\nSubject: Encrypted message\r\n"));
@@ -355,12 +370,15 @@ fn international_address_needs_smtputf8() {
         .date(1_700_000_000)
         .text("hi")
         .reply_to(Mailbox::new("pelé@example.test"));
-    let options =
-        PackageOptions { message_id_domain: Some("example.test".into()), ..PackageOptions::default() };
+    let options = PackageOptions {
+        message_id_domain: Some("example.test".into()),
+        ..PackageOptions::new(1_700_000_000)
+    };
     let mail = mime::package(&d, &Sealer::new().recipient(bob().to_public()), &options).unwrap();
     assert!(mail.smtputf8);
     check_outer(&mail, &d);
-    let ReadMail::Encrypted(opened) = mime::read_mail(&mail.bytes, &Opener::new().identity(bob())).unwrap()
+    let ReadMail::Encrypted(opened) =
+        mime::read_mail(&mail.bytes, &Opener::new().identity(bob()), &Limits::default()).unwrap()
     else {
         panic!()
     };
@@ -372,7 +390,7 @@ fn international_address_needs_smtputf8() {
     // The sender's domain is the message id's default; a non-ASCII one must be replaced.
     let idn = MailDraft::new(Mailbox::new("a@bücher.example")).to(Mailbox::new("b@c.example")).date(0);
     assert!(matches!(
-        mime::package(&idn, &Sealer::new().key_slip(), &PackageOptions::default()),
+        mime::package(&idn, &Sealer::new().key_slip(), &PackageOptions::new(1_700_000_000)),
         Err(MimeError::InvalidDraft(_))
     ));
 }
@@ -380,11 +398,22 @@ fn international_address_needs_smtputf8() {
 #[test]
 fn invalid_drafts_are_refused() {
     let sealer = Sealer::new().recipient(bob().to_public());
-    let o = PackageOptions::default();
+    let o = PackageOptions::new(1_700_000_000);
     let refused = |d: MailDraft| matches!(mime::package(&d, &sealer, &o), Err(MimeError::InvalidDraft(_)));
+    // Without a date of its own, a draft is dated by the options (the caller's clock).
     let mut no_date = draft();
     no_date.date = None;
-    assert!(refused(no_date));
+    let mail = mime::package(&no_date, &sealer, &o).unwrap();
+    let ReadMail::Encrypted(opened) =
+        mime::read_mail(&mail.bytes, &Opener::new().identity(bob()), &Limits::default()).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(opened.headers.date, Some(1_700_000_000));
+    assert_eq!(opened.outer.date, Some(1_700_000_000));
+    let mut out_of_range = draft();
+    out_of_range.date = Some(-1);
+    assert!(refused(out_of_range));
     assert!(refused(MailDraft::new(Mailbox::new("a@b.example")).date(0)));
     assert!(refused(draft().to(Mailbox::new("not an address"))));
     assert!(refused(draft().cc(Mailbox::new("a@b.example\r\nBcc: evil@example.com"))));
@@ -405,7 +434,7 @@ fn invalid_drafts_are_refused() {
 #[test]
 fn pasted_armor_is_recognised() {
     let sealer = Sealer::new().recipient(bob().to_public());
-    let mail = mime::package(&draft().text("pasted"), &sealer, &PackageOptions::default()).unwrap();
+    let mail = mime::package(&draft().text("pasted"), &sealer, &PackageOptions::new(1_700_000_000)).unwrap();
     let armor = std::str::from_utf8(envelope_of(&mail.bytes)).unwrap();
     let body = format!("Hi Bob,\r\n\r\nthe message is below.\r\n\r\n{armor}\r\n\r\n-- \r\nAlice\r\n");
     let qp = quoted_printable(&body);
@@ -422,7 +451,7 @@ fn pasted_armor_is_recognised() {
              {encoded}\r\n--x--\r\n"
         );
         let ReadMail::Encrypted(opened) =
-            mime::read_mail(raw.as_bytes(), &Opener::new().identity(bob())).unwrap()
+            mime::read_mail(raw.as_bytes(), &Opener::new().identity(bob()), &Limits::default()).unwrap()
         else {
             panic!("{encoding}: not recognised")
         };
@@ -430,7 +459,7 @@ fn pasted_armor_is_recognised() {
         assert_eq!(opened.text.as_deref(), Some("pasted"));
         assert_eq!(opened.outer.subject.as_deref(), Some("fwd"));
         assert!(matches!(
-            mime::classify(raw.as_bytes()).unwrap(),
+            mime::classify(raw.as_bytes(), &Limits::default()).unwrap(),
             MailKind::Encrypted { form: EnvelopeForm::PastedArmor, .. }
         ));
     }
@@ -444,8 +473,8 @@ fn plain_mails_are_a_result_not_an_error() {
         b"Subject: no body\r\n",
         b"From: a@example.com\r\nMIME-Version: 1.0\r\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=b\r\n\r\n--b\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n--b\r\nContent-Type: application/octet-stream\r\n\r\n-----BEGIN PGP MESSAGE-----\r\nabc\r\n-----END PGP MESSAGE-----\r\n--b--\r\n",
     ] {
-        assert_eq!(mime::classify(raw).unwrap(), MailKind::Plain);
-        let ReadMail::Plain(plain) = mime::read_mail(raw, &Opener::new()).unwrap() else { panic!() };
+        assert_eq!(mime::classify(raw, &Limits::default()).unwrap(), MailKind::Plain);
+        let ReadMail::Plain(plain) = mime::read_mail(raw, &Opener::new(), &Limits::default()).unwrap() else { panic!() };
         assert!(plain.headers.subject.is_some() || plain.headers.from.is_some());
     }
 }
@@ -453,10 +482,11 @@ fn plain_mails_are_a_result_not_an_error() {
 #[test]
 fn crypto_failures_pass_through_unchanged() {
     let sealer = Sealer::new().recipient(bob().to_public());
-    let mail = mime::package(&draft().text("x"), &sealer, &PackageOptions::default()).unwrap();
-    let stranger = X25519Identity::generate_with_rng(&mut ChaCha20Rng::seed_from_u64(99)).unwrap();
+    let mail = mime::package(&draft().text("x"), &sealer, &PackageOptions::new(1_700_000_000)).unwrap();
+    let stranger =
+        X25519Identity::generate_with(&mut esmtp_core::SeededRandom(ChaCha20Rng::seed_from_u64(99))).unwrap();
     assert!(matches!(
-        mime::read_mail(&mail.bytes, &Opener::new().identity(stranger)),
+        mime::read_mail(&mail.bytes, &Opener::new().identity(stranger), &Limits::default()),
         Err(MimeError::Open(OpenError::NoMatchingRecipient))
     ));
     // Flip one base64 character of the last armor line: the payload no longer authenticates.
@@ -465,7 +495,8 @@ fn crypto_failures_pass_through_unchanged() {
     let at = end - 10;
     let flipped = if &text[at..=at] == "A" { "B" } else { "A" };
     text.replace_range(at..=at, flipped);
-    let err = mime::read_mail(text.as_bytes(), &Opener::new().identity(bob())).unwrap_err();
+    let err =
+        mime::read_mail(text.as_bytes(), &Opener::new().identity(bob()), &Limits::default()).unwrap_err();
     assert!(matches!(err, MimeError::Open(OpenError::DecryptionFailed) | MimeError::Malformed(_)), "{err}");
 }
 

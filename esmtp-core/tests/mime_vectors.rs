@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use esmtp_core::mime::{self, Attachment, MailDraft, MailKind, Mailbox, MimeError, PackageOptions, ReadMail};
+use esmtp_core::mime::{
+    self, Attachment, Limits, MailDraft, MailKind, Mailbox, MimeError, PackageOptions, ReadMail,
+};
 use esmtp_core::{Argon2Params, KeySlip, OpenError, Opener, Passphrase, Sealer, Suite, X25519Identity};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
@@ -61,8 +63,8 @@ fn parse(file: &[u8]) -> (BTreeMap<String, Vec<String>>, &[u8]) {
     (fields, &file[split + 2..])
 }
 
-fn rng(seed: u64) -> ChaCha20Rng {
-    ChaCha20Rng::seed_from_u64(seed)
+fn rng(seed: u64) -> esmtp_core::SeededRandom<ChaCha20Rng> {
+    esmtp_core::SeededRandom(ChaCha20Rng::seed_from_u64(seed))
 }
 
 fn draft() -> MailDraft {
@@ -82,23 +84,21 @@ struct Base {
     mail: String,
     identity: String,
     key_slip: String,
-    message_id: String,
     envelope_id: String,
 }
 
 fn base(seed: u64, suite: Suite, slip: bool) -> Base {
     let mut r = rng(seed);
-    let bob = X25519Identity::generate_with_rng(&mut r).unwrap();
+    let bob = X25519Identity::generate_with(&mut r).unwrap();
     let mut sealer = Sealer::new().suite(suite).recipient(bob.to_public());
     if slip {
         sealer = sealer.key_slip();
     }
-    let mail = mime::package_with_rng(&draft(), &sealer, &PackageOptions::default(), &mut r).unwrap();
+    let mail = mime::package_with(&draft(), &sealer, &PackageOptions::new(1_700_000_000), &mut r).unwrap();
     Base {
         mail: String::from_utf8(mail.bytes).unwrap(),
         identity: bob.to_secret_string().to_string(),
         key_slip: mail.key_slip.map(|k| k.to_token().to_string()).unwrap_or_default(),
-        message_id: mail.message_id,
         envelope_id: mail.envelope_id.to_string(),
     }
 }
@@ -152,7 +152,8 @@ fn generate() -> BTreeMap<String, Case> {
     {
         let mut r = rng(3);
         let sealer = Sealer::new().recipient(Passphrase::new(PASSPHRASE).with_params(CHEAP).unwrap());
-        let mail = mime::package_with_rng(&draft(), &sealer, &PackageOptions::default(), &mut r).unwrap();
+        let mail =
+            mime::package_with(&draft(), &sealer, &PackageOptions::new(1_700_000_000), &mut r).unwrap();
         add(
             "encrypted_passphrase",
             Case::new("encrypted", "passphrase stanza (cheap Argon2 parameters)", mail.bytes)
@@ -186,11 +187,10 @@ fn generate() -> BTreeMap<String, Case> {
     let ks = {
         let mut r = rng(4);
         let slip: KeySlip = d.key_slip.parse().unwrap();
-        let m = mime::key_slip_mail_with_rng(
+        let m = mime::key_slip_mail_with(
             &slip,
             &Mailbox::new("pele@example.com"),
             &Mailbox::new("bob@example.org"),
-            &d.message_id,
             1_700_000_001,
             &mut r,
         )
@@ -236,9 +236,9 @@ fn generate() -> BTreeMap<String, Case> {
     add("too_deep", bad("too-deep", "17 levels of multipart (the limit is 16)", nested(16)));
     {
         let mut r = rng(5);
-        let bob = X25519Identity::generate_with_rng(&mut r).unwrap();
+        let bob = X25519Identity::generate_with(&mut r).unwrap();
         let sealed =
-            Sealer::new().recipient(bob.to_public()).seal_with_rng(nested(16).as_bytes(), &mut r).unwrap();
+            Sealer::new().recipient(bob.to_public()).seal_with(nested(16).as_bytes(), &mut r).unwrap();
         add(
             "too_deep_inner",
             Case::new("too-deep", "a well-formed outer message whose sealed inner entity nests 17 levels", {
@@ -347,7 +347,7 @@ fn generate() -> BTreeMap<String, Case> {
         bad("malformed", "the END line is missing", edit(&b.mail, "-----END ESMTP ENVELOPE-----\r\n", "")),
     );
     add("no_matching_recipient", {
-        let stranger = X25519Identity::generate_with_rng(&mut rng(6)).unwrap();
+        let stranger = X25519Identity::generate_with(&mut rng(6)).unwrap();
         Case::new("no-match", "a well-formed mail for someone else", b.mail.clone())
             .with("identity", stranger.to_secret_string().as_str())
     });
@@ -367,18 +367,6 @@ fn generate() -> BTreeMap<String, Case> {
             "envelope-malformed",
             "canonical armor around bytes that are no envelope",
             outer("", &armored_crlf(b"not an envelope at all")),
-        ),
-    );
-    add(
-        "key_slip_id_mismatch",
-        Case::new(
-            "envelope-id-mismatch",
-            "X-Esmtp-Key-Slip names another envelope than the token",
-            edit(
-                &ks,
-                &format!("X-Esmtp-Key-Slip: {}", d.envelope_id),
-                &format!("X-Esmtp-Key-Slip: {}", "1".repeat(32)),
-            ),
         ),
     );
     let token_line = ks.split("\r\n").find(|l| l.starts_with("ESMTP-SLIP-1")).unwrap();
@@ -423,6 +411,12 @@ fn vectors_match_generator() {
     let cases = generate();
     if std::env::var_os("ESMTP_REGENERATE_MIME").is_some() {
         std::fs::create_dir_all(dir()).unwrap();
+        for entry in std::fs::read_dir(dir()).unwrap() {
+            let path = entry.unwrap().path();
+            if !path.file_name().unwrap().to_string_lossy().starts_with('.') {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
         for (name, case) in &cases {
             std::fs::write(dir().join(name), case.render()).unwrap();
         }
@@ -461,18 +455,24 @@ fn every_vector_has_its_outcome() {
             opener = opener.identity(s.parse::<KeySlip>().unwrap());
         }
         let expect = &field("expect")[0];
-        let result = mime::read_mail(mail, &opener);
+        let result = mime::read_mail(mail, &opener, &Limits::default());
         assert_eq!(outcome(&result), expect, "{name}: {:?}", result.as_ref().err());
         let envelope_id = field("envelope-id").first().cloned();
         match result.unwrap_or_else(|_| ReadMail::Plain(Box::default())) {
             ReadMail::Encrypted(opened) => {
                 assert_eq!(Some(opened.envelope_id.to_string()), envelope_id, "{name}");
                 assert_eq!(opened.headers.subject, field("subject").first().cloned(), "{name}");
-                assert!(matches!(mime::classify(mail).unwrap(), MailKind::Encrypted { .. }), "{name}");
+                assert!(
+                    matches!(mime::classify(mail, &Limits::default()).unwrap(), MailKind::Encrypted { .. }),
+                    "{name}"
+                );
             }
             ReadMail::KeySlip(slip) => {
                 assert_eq!(Some(slip.envelope_id.to_string()), envelope_id, "{name}");
-                assert!(matches!(mime::classify(mail).unwrap(), MailKind::KeySlip { .. }), "{name}");
+                assert!(
+                    matches!(mime::classify(mail, &Limits::default()).unwrap(), MailKind::KeySlip { .. }),
+                    "{name}"
+                );
             }
             _ => {}
         }

@@ -1,6 +1,7 @@
 //! The paper's suite checked against OpenSSL's command line: every DES-CBC chunk of a real
 //! envelope is decrypted by `openssl enc -d -des-cbc` with the key and per-chunk IV of SPEC.md
 //! section 5.2, its HMAC-MD5 recomputed by `openssl dgst`, and the carried digest by `md5sum`.
+//! The chunk stream is `F || P || MD5(P)` for an unsigned envelope (SPEC.md section 5).
 //! CI installs openssl; without it these tests fail rather than pass vacuously.
 
 use std::io::Write;
@@ -9,7 +10,7 @@ use std::process::{Command, Stdio};
 use esmtp_core::{Sealer, Suite};
 
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    hex::encode(b)
 }
 
 fn run(args: &[&str], input: &[u8]) -> Vec<u8> {
@@ -64,7 +65,9 @@ fn every_des_chunk_decrypts_with_openssl_and_digest_matches_md5sum() {
     for len in [0usize, 1, 7, 8, 100, c - 16, c - 5, c, 2 * c + 777] {
         let msg: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
         let sealed = Sealer::new().suite(Suite::LegacyDesCbcMd5).key_slip().seal(&msg).unwrap();
-        let key = *sealed.key_slip.as_ref().unwrap().message_key().expose();
+        let token = sealed.key_slip.as_ref().unwrap().to_token();
+        let (_, slip) = bech32::decode(&token).unwrap();
+        let key = &slip[16..48];
         let (des_key, random_number, mac_key) = (&key[..8], &key[8..16], &key[16..]);
         // Header with one key-slip stanza: 27 + (3 + 16) + 32 bytes.
         let payload = &sealed.envelope[78..];
@@ -82,8 +85,9 @@ fn every_des_chunk_decrypts_with_openssl_and_digest_matches_md5sum() {
             stream.extend(openssl_des("-des-cbc", true, des_key, Some(&iv), false, ct));
             // And OpenSSL encrypting that plaintext gives the same ciphertext byte for byte.
             let start = i * c;
-            let plain_end = (start + c).min(len + 16);
-            let mut full = msg.clone();
+            let plain_end = (start + c).min(1 + len + 16);
+            let mut full = vec![0u8];
+            full.extend_from_slice(&msg);
             full.extend_from_slice(&esmtp_core::hash::digest(esmtp_core::hash::HashAlgorithm::Md5, &msg));
             assert_eq!(
                 openssl_des("-des-cbc", false, des_key, Some(&iv), false, &full[start..plain_end]),
@@ -97,7 +101,7 @@ fn every_des_chunk_decrypts_with_openssl_and_digest_matches_md5sum() {
             assert_eq!(String::from_utf8_lossy(&out).split(' ').next().unwrap(), hex(tag), "chunk {i} MAC");
         }
         let (body, digest) = stream.split_at(stream.len() - 16);
-        assert_eq!(body, &msg[..]);
+        assert_eq!(body, [&[0u8][..], &msg].concat(), "F = 0x00, then the message");
         let md5sum = run(&["md5sum"], &msg);
         assert_eq!(String::from_utf8_lossy(&md5sum).split(' ').next().unwrap(), hex(digest));
     }

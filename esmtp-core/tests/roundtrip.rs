@@ -5,7 +5,7 @@ mod common;
 use std::io::{Read, Write};
 
 use esmtp_core::{
-    Argon2Params, KeySlip, OpenError, Opener, Passphrase, SealError, Sealer, Suite, X25519Identity,
+    Argon2Params, KeySlip, OpenError, Opener, Passphrase, SealError, Sealer, Signature, Suite, X25519Identity,
 };
 use proptest::prelude::*;
 
@@ -39,9 +39,10 @@ fn every_suite_and_recipient_type_round_trips() {
         for opener in openers {
             let opened = opener.open(&sealed.envelope).unwrap();
             assert_eq!(opened.plaintext(), &msg[..]);
-            assert_eq!(opened.suite, suite);
-            assert_eq!(opened.envelope_id, sealed.envelope_id);
-            assert_eq!(opened.md5, common::md5(&msg));
+            assert_eq!(opened.suite(), suite);
+            assert_eq!(opened.envelope_id(), sealed.envelope_id);
+            assert_eq!(opened.md5(), common::md5(&msg));
+            assert_eq!(opened.signature(), &Signature::Unsigned);
         }
         let armored = esmtp_core::armor(&sealed.envelope);
         let opened = Opener::new().identity(cheap("hunter2")).open(armored.as_bytes()).unwrap();
@@ -84,7 +85,7 @@ fn wrong_keys_are_no_matching_recipient_never_garbage() {
 #[test]
 fn at_most_one_passphrase_per_envelope() {
     let two = Sealer::new().recipient(cheap("one")).recipient(cheap("two")).seal(b"x");
-    assert!(matches!(two, Err(SealError::InvalidParameters(_))));
+    assert!(matches!(two, Err(SealError::TwoPassphrases)));
 }
 
 #[test]
@@ -96,24 +97,38 @@ fn sealing_for_nobody_is_refused() {
 fn des_keys_have_odd_parity_and_are_never_weak() {
     for _ in 0..200 {
         let sealed = Sealer::new().suite(Suite::LegacyDesCbcMd5).key_slip().seal(b"").unwrap();
-        let key = sealed.key_slip.unwrap().message_key().expose()[..8].to_vec();
+        let token = sealed.key_slip.unwrap().to_token();
+        let (_, data) = bech32::decode(&token).unwrap();
+        let key = data[16..24].to_vec();
         assert!(key.iter().all(|b| b.count_ones() % 2 == 1), "{key:02x?}");
         assert!(des::weak_key_test(&key).is_ok());
     }
 }
 
-/// Sizes around chunk boundaries; for des-cbc-md5 also where the 16-byte digest straddles one.
+/// Sizes around chunk boundaries, given the prefix (1 or 65 bytes) and suffix (0, 16, 64 or 80
+/// bytes) of the chunk stream (SPEC.md section 5).
 fn edge_sizes() -> Vec<usize> {
     let c = common::C;
-    vec![0, 1, 15, 16, 17, c - 17, c - 16, c - 15, c - 1, c, c + 1, 2 * c - 16, 2 * c, 2 * c + 5]
+    let mut sizes = vec![0, 1, 15, 16, 17, 2 * c + 5];
+    for framing in [1, 17, 65, 81, 129, 145] {
+        for delta in [-1i64, 0, 1] {
+            sizes.push((c as i64 - framing + delta) as usize);
+            sizes.push((2 * c as i64 - framing + delta) as usize);
+        }
+    }
+    sizes
 }
 
 #[test]
 fn streaming_matches_one_shot_at_chunk_edges() {
-    for suite in Suite::ALL {
+    let alice = X25519Identity::generate().unwrap();
+    for (suite, signed) in Suite::ALL.into_iter().flat_map(|s| [(s, false), (s, true)]) {
         for len in edge_sizes() {
             let msg = common::pattern(len, 7);
-            let sealer = Sealer::new().suite(suite).key_slip();
+            let mut sealer = Sealer::new().suite(suite).key_slip();
+            if signed {
+                sealer = sealer.sign_with(alice.clone());
+            }
             let mut writer = sealer.seal_writer(Vec::new()).unwrap();
             let slip = writer.take_key_slip().unwrap();
             // Odd write sizes exercise the buffering.
@@ -122,6 +137,9 @@ fn streaming_matches_one_shot_at_chunk_edges() {
             }
             let envelope = writer.finish().unwrap();
             let mut reader = Opener::new().identity(slip.clone()).open_reader(&envelope[..]).unwrap();
+            assert_eq!(reader.signature().signer().is_some(), signed, "the signer is known from chunk 0");
+            let one_chunk = envelope.len() - 78 <= suite_wire_len(suite);
+            assert_eq!(reader.is_verified(), one_chunk, "only a one-chunk envelope is verified at once");
             let mut out = Vec::new();
             let mut buf = [0u8; 3_333];
             loop {
@@ -131,10 +149,12 @@ fn streaming_matches_one_shot_at_chunk_edges() {
                 }
                 out.extend_from_slice(&buf[..n]);
             }
-            assert_eq!(out, msg, "{suite} len {len}");
-            assert_eq!(reader.md5().is_some(), suite == Suite::LegacyDesCbcMd5);
+            assert_eq!(out, msg, "{suite} len {len} signed {signed}");
+            assert!(reader.is_verified());
+            assert_eq!(reader.carried_md5().is_some(), suite == Suite::LegacyDesCbcMd5);
             let opened = Opener::new().identity(slip).open(&envelope).unwrap();
             assert_eq!(opened.plaintext(), &msg[..]);
+            assert_eq!(opened.signature().signer(), signed.then(|| alice.to_public()).as_ref());
         }
     }
 }
@@ -146,15 +166,16 @@ fn streaming_releases_only_authenticated_chunks() {
         let sealed = Sealer::new().suite(suite).key_slip().seal(&msg).unwrap();
         let mut envelope = sealed.envelope.clone();
         // Damage the second chunk: the first is released, nothing of the second.
-        let header_len = envelope.len() - 3 * suite_wire_len(suite) - tail_len(suite);
+        let header_len = 27 + 3 + 16 + 32;
         envelope[header_len + suite_wire_len(suite) + 10] ^= 1;
         let mut reader =
             Opener::new().identity(sealed.key_slip.clone().unwrap()).open_reader(&envelope[..]).unwrap();
         let mut out = Vec::new();
         let err = reader.read_to_end(&mut out).unwrap_err();
-        assert!(matches!(OpenError::from(err), OpenError::DecryptionFailed));
-        // des-cbc-md5 holds back the last 16 bytes, which might have been the digest.
-        let released = if suite == Suite::LegacyDesCbcMd5 { common::C - 16 } else { common::C };
+        assert!(matches!(OpenError::from_io(err), OpenError::DecryptionFailed));
+        // Chunk 0 holds the prefix byte; des-cbc-md5 holds back the last 16 bytes, which might
+        // have been the digest.
+        let released = if suite == Suite::LegacyDesCbcMd5 { common::C - 1 - 16 } else { common::C - 1 };
         assert_eq!(out, &msg[..released]);
         // The failure is sticky.
         assert!(reader.read(&mut [0u8; 16]).is_err());
@@ -170,14 +191,6 @@ fn suite_wire_len(suite: Suite) -> usize {
     match suite {
         Suite::LegacyDesCbcMd5 => 65560,
         _ => 65552,
-    }
-}
-
-/// Bytes after the three full chunks: the des-cbc-md5 digest forms a fourth, final chunk.
-fn tail_len(suite: Suite) -> usize {
-    match suite {
-        Suite::LegacyDesCbcMd5 => 24 + 16,
-        _ => 0,
     }
 }
 

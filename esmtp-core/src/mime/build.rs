@@ -2,15 +2,14 @@
 //! (MIME.md sections 2 to 4).
 //!
 //! mail-builder writes every header (encoded words, RFC 2231 parameters, folding at 78) and every
-//! multipart. Written here, because mail-builder has no switch for it: the base64 of attachments
-//! (so their bytes survive exactly whatever their declared type; mail-builder would pick
-//! quoted-printable for `text/*`), and the final check that the result is what MIME.md promises.
+//! multipart. Written here: the transfer encodings of the inner entity (8bit text with CRLF line
+//! endings, binary attachments, so their bytes survive exactly whatever their declared type, and
+//! nothing is inflated inside an envelope no server reads), and the final check that the outer
+//! message is what MIME.md promises.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use mail_builder::MessageBuilder;
 use mail_builder::headers::HeaderType;
 use mail_builder::headers::address::Address;
@@ -22,25 +21,32 @@ use mail_builder::headers::text::Text;
 use mail_builder::mime::{BodyPart, MimePart};
 use zeroize::Zeroizing;
 
-use super::draft::{check_date, check_mailbox, check_message_id, strip_brackets};
+use super::draft::{check_date, check_mailbox, check_message_id};
 use super::{
     DEFAULT_SUBJECT_PLACEHOLDER, ENVELOPE_CONTENT_TYPE, ENVELOPE_ID_HEADER, KEY_SLIP_CONTENT_TYPE,
-    KEY_SLIP_HEADER, KEY_SLIP_SUBJECT, MailDraft, Mailbox, MimeError,
+    KEY_SLIP_SUBJECT, MailDraft, Mailbox, MimeError,
 };
-use crate::{EnvelopeId, KeySlip, OsRandom, RandomSource, SealError, Sealer};
+use crate::random::{OsRandom, RandomSource};
+use crate::{EnvelopeId, KeySlip, SealError, Sealer};
 
-/// How [`package`] shapes the outer message.
+/// How [`package`] shapes the outer message, and the date of a draft without one (the core has
+/// no clock: the caller passes the current time).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PackageOptions {
+    /// The date, in Unix seconds, of a draft whose [`MailDraft::date`] is not set.
+    pub date: i64,
     /// The outer `Subject`, standing in for the real one (default `...`).
     pub subject_placeholder: String,
     /// The right-hand side of the generated `Message-ID` (default: the domain of `from`).
     pub message_id_domain: Option<String>,
 }
 
-impl Default for PackageOptions {
-    fn default() -> Self {
+impl PackageOptions {
+    /// The default options, dating drafts without a date at `date` (Unix seconds: pass the
+    /// current time).
+    pub fn new(date: i64) -> Self {
         PackageOptions {
+            date,
             subject_placeholder: DEFAULT_SUBJECT_PLACEHOLDER.to_string(),
             message_id_domain: None,
         }
@@ -106,7 +112,7 @@ impl fmt::Debug for KeySlipMail {
 /// armored envelope in the outer `multipart/encrypted` message.
 ///
 /// ```
-/// use esmtp_core::mime::{self, MailDraft, Mailbox, PackageOptions, ReadMail};
+/// use esmtp_core::mime::{self, Limits, MailDraft, Mailbox, PackageOptions, ReadMail};
 /// use esmtp_core::{Opener, Sealer, X25519Identity};
 ///
 /// let bob = X25519Identity::generate()?;
@@ -115,10 +121,12 @@ impl fmt::Debug for KeySlipMail {
 ///     .subject("The plan")
 ///     .date(1_700_000_000)
 ///     .text("Meet at noon.");
-/// let mail = mime::package(&draft, &Sealer::new().recipient(bob.to_public()), &PackageOptions::default())?;
+/// let sealer = Sealer::new().recipient(bob.to_public());
+/// let mail = mime::package(&draft, &sealer, &PackageOptions::new(1_700_000_000))?;
 /// assert!(!String::from_utf8_lossy(&mail.bytes).contains("The plan"));
 ///
-/// let ReadMail::Encrypted(opened) = mime::read_mail(&mail.bytes, &Opener::new().identity(bob))? else {
+/// let opener = Opener::new().identity(bob);
+/// let ReadMail::Encrypted(opened) = mime::read_mail(&mail.bytes, &opener, &Limits::default())? else {
 ///     panic!("not recognised")
 /// };
 /// assert_eq!(opened.headers.subject.as_deref(), Some("The plan"));
@@ -127,22 +135,20 @@ impl fmt::Debug for KeySlipMail {
 /// ```
 ///
 /// # Errors
-/// [`MimeError::InvalidDraft`] for a draft that cannot become a valid mail (no date, no recipient,
-/// an invalid address, an address or message id too long for a 78-character line), and
-/// [`MimeError::Seal`] when sealing fails.
+/// [`MimeError::InvalidDraft`] for a draft that cannot become a valid mail (no recipient, an
+/// invalid address, a date out of range, an address or message id too long for a 78-character
+/// line), and [`MimeError::Seal`] when sealing fails.
 pub fn package(
     draft: &MailDraft,
     sealer: &Sealer,
     options: &PackageOptions,
 ) -> Result<EncryptedMail, MimeError> {
-    package_with_rng(draft, sealer, options, &mut OsRandom)
+    package_with(draft, sealer, options, &mut OsRandom)
 }
 
-/// [`package`] with a caller's random source (message id, boundaries, envelope): reproducible.
-///
-/// # Errors
-/// As [`package`].
-pub fn package_with_rng(
+/// [`package`] with a given generator (reproducible test vectors only).
+#[doc(hidden)]
+pub fn package_with(
     draft: &MailDraft,
     sealer: &Sealer,
     options: &PackageOptions,
@@ -152,10 +158,11 @@ pub fn package_with_rng(
     if options.subject_placeholder.chars().any(char::is_control) {
         return Err(MimeError::InvalidDraft("subject placeholder has control characters"));
     }
+    let date = check_date(draft.date.unwrap_or(options.date))?;
     let domain = options.message_id_domain.as_deref().unwrap_or_else(|| draft.from.domain());
     let message_id = new_message_id(rng, domain)?;
-    let inner = inner_entity(draft, &message_id, rng)?;
-    let sealed = sealer.seal_with_rng(&inner, rng)?;
+    let inner = inner_entity(draft, date, &message_id, rng)?;
+    let sealed = sealer.seal_with(&inner, rng)?;
     drop(inner);
     let armored = crate::armor(&sealed.envelope).replace('\n', "\r\n");
     let root = MimePart::new(
@@ -190,7 +197,7 @@ pub fn package_with_rng(
     }
     let outer = outer
         .subject(Text::new(options.subject_placeholder.as_str()))
-        .date(Date::new(check_date(draft.date)?))
+        .date(Date::new(date))
         .message_id(MessageId::new(message_id.as_str()))
         .header(ENVELOPE_ID_HEADER, Raw::new(envelope_id.as_str()))
         .body(root);
@@ -206,45 +213,38 @@ pub fn package_with_rng(
     })
 }
 
-/// Package the key-slip mail for `slip` (MIME.md section 4): to the receiver, referring to the
-/// encrypted mail's `Message-ID` (angle brackets optional), so the receiving side pairs the two.
+/// Package the key-slip mail for `slip` (MIME.md section 4), to one receiver.
+///
+/// Nothing in its headers names the encrypted mail: a server that stores both cannot link them by
+/// their headers (it can by the token, which carries the envelope id). Whoever reads the slip can
+/// open the envelope, so send it by another account or channel where that matters.
 ///
 /// # Errors
-/// [`MimeError::InvalidDraft`] for an invalid mailbox, date or message id.
+/// [`MimeError::InvalidDraft`] for an invalid mailbox or date.
 pub fn key_slip_mail(
     slip: &KeySlip,
     from: &Mailbox,
     to: &Mailbox,
-    envelope_message_id: &str,
     date: i64,
 ) -> Result<KeySlipMail, MimeError> {
-    key_slip_mail_with_rng(slip, from, to, envelope_message_id, date, &mut OsRandom)
+    key_slip_mail_with(slip, from, to, date, &mut OsRandom)
 }
 
-/// [`key_slip_mail`] with a caller's random source: reproducible.
-///
-/// # Errors
-/// As [`key_slip_mail`].
-pub fn key_slip_mail_with_rng(
+/// [`key_slip_mail`] with a given generator (reproducible test vectors only).
+#[doc(hidden)]
+pub fn key_slip_mail_with(
     slip: &KeySlip,
     from: &Mailbox,
     to: &Mailbox,
-    envelope_message_id: &str,
     date: i64,
     rng: &mut dyn RandomSource,
 ) -> Result<KeySlipMail, MimeError> {
     let smtputf8 = check_mailbox(from)? | check_mailbox(to)?;
-    let date = check_date(Some(date))?;
-    let envelope_message_id = strip_brackets(envelope_message_id.to_string());
-    check_message_id(&envelope_message_id)?;
+    let date = check_date(date)?;
     let message_id = new_message_id(rng, from.domain())?;
-    let envelope_id = slip.envelope_id();
-    let explanation = format!(
-        "This message carries the key slip for one encrypted message,\r\n\
-         envelope id {envelope_id}.\r\n\r\n\
+    let explanation = "This message carries the key slip for one encrypted message.\r\n\r\n\
          An esmtp client pairs it with that message automatically. Whoever holds\r\n\
-         both messages can read the encrypted one: keep this one as private.\r\n"
-    );
+         both messages can read the encrypted one: keep this one as private.\r\n";
     let token = slip.to_token();
     let mut body = Zeroizing::new(Vec::with_capacity(token.len() + 8));
     for line in token.as_bytes().chunks(64) {
@@ -254,10 +254,7 @@ pub fn key_slip_mail_with_rng(
     let root = MimePart::new(
         ContentType::new("multipart/mixed").attribute("boundary", boundary(rng)?),
         vec![
-            MimePart::new(
-                ContentType::new("text/plain").attribute("charset", "us-ascii"),
-                explanation.as_str(),
-            ),
+            MimePart::new(ContentType::new("text/plain").attribute("charset", "us-ascii"), explanation),
             MimePart::raw(BodyPart::Binary(Cow::Borrowed(&body[..])))
                 .header("Content-Type", ContentType::new(KEY_SLIP_CONTENT_TYPE))
                 .header(
@@ -267,30 +264,29 @@ pub fn key_slip_mail_with_rng(
                 .transfer_encoding("7bit"),
         ],
     );
-    let id_text = envelope_id.to_string();
     let builder = MessageBuilder::new()
         .from(address(from))
         .to(address(to))
         .subject(Text::new(KEY_SLIP_SUBJECT))
         .date(Date::new(date))
         .message_id(MessageId::new(message_id.as_str()))
-        .in_reply_to(MessageId::new(envelope_message_id.as_str()))
-        .references(MessageId::new(envelope_message_id.as_str()))
-        .header(KEY_SLIP_HEADER, Raw::new(id_text.as_str()))
         .body(root);
     let bytes = Zeroizing::new(write(builder)?);
     check_wire(&bytes, smtputf8)?;
-    Ok(KeySlipMail { size: bytes.len(), bytes, message_id, envelope_id, smtputf8 })
+    Ok(KeySlipMail { size: bytes.len(), bytes, message_id, envelope_id: slip.envelope_id(), smtputf8 })
 }
 
 /// The inner entity (MIME.md section 2); zeroized when dropped, it is the plaintext.
 fn inner_entity(
     draft: &MailDraft,
+    date: i64,
     message_id: &str,
     rng: &mut dyn RandomSource,
 ) -> Result<Zeroizing<Vec<u8>>, MimeError> {
-    let text = draft.text.as_deref().map(|t| text_leaf("text/plain", t));
-    let html = draft.html.as_deref().map(|h| text_leaf("text/html", h));
+    let text = draft.text.as_deref().map(crlf);
+    let html = draft.html.as_deref().map(crlf);
+    let text = text.as_deref().map(|t| text_leaf("text/plain", t));
+    let html = html.as_deref().map(|h| text_leaf("text/html", h));
     let body = match (text, html) {
         (Some(t), Some(h)) => Some(multipart("multipart/alternative", vec![t, h], rng)?),
         (one, other) => one.or(other),
@@ -307,10 +303,10 @@ fn inner_entity(
                 disposition = disposition.attribute("filename", a.filename.as_str());
             }
             parts.push(
-                MimePart::raw(BodyPart::Binary(base64_lines(&a.data).into()))
+                MimePart::raw(BodyPart::Binary(Cow::Borrowed(&a.data[..])))
                     .header("Content-Type", content_type)
                     .header("Content-Disposition", disposition)
-                    .transfer_encoding("base64"),
+                    .transfer_encoding("binary"),
             );
         }
         multipart("multipart/mixed", parts, rng)?
@@ -330,7 +326,7 @@ fn inner_entity(
     }
     builder = builder
         .subject(Text::new(draft.subject.as_str()))
-        .date(Date::new(check_date(draft.date)?))
+        .date(Date::new(date))
         .message_id(MessageId::new(message_id));
     if !draft.in_reply_to.is_empty() {
         builder = builder.in_reply_to(MessageId::new_list(draft.in_reply_to.iter().map(String::as_str)));
@@ -341,8 +337,17 @@ fn inner_entity(
     Ok(Zeroizing::new(write(builder.body(root))?))
 }
 
+/// Text bodies in MIME's canonical form: CRLF line endings (the reader gives back LF).
+fn crlf(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\n', "\r\n")
+}
+
+/// A text body as it is, UTF-8 in `8bit`: the inner entity travels only inside the envelope, so
+/// neither its bytes nor its line lengths meet a mail server.
 fn text_leaf<'x>(kind: &'x str, text: &'x str) -> MimePart<'x> {
-    MimePart::new(ContentType::new(kind).attribute("charset", "utf-8"), BodyPart::Text(text.into()))
+    MimePart::raw(BodyPart::Text(text.into()))
+        .header("Content-Type", ContentType::new(kind).attribute("charset", "utf-8"))
+        .transfer_encoding("8bit")
 }
 
 fn multipart<'x>(
@@ -351,21 +356,6 @@ fn multipart<'x>(
     rng: &mut dyn RandomSource,
 ) -> Result<MimePart<'x>, MimeError> {
     Ok(MimePart::new(ContentType::new(kind).attribute("boundary", boundary(rng)?), parts))
-}
-
-/// Base64 in 76-character lines (RFC 2045 section 6.8), CRLF between lines.
-fn base64_lines(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() / 57 * 78 + 80);
-    for (i, chunk) in data.chunks(57).enumerate() {
-        if i > 0 {
-            out.extend_from_slice(b"\r\n");
-        }
-        let start = out.len();
-        out.resize(start + chunk.len().div_ceil(3) * 4, 0);
-        // The slice is sized for exactly this chunk's encoding.
-        let _ = STANDARD.encode_slice(chunk, &mut out[start..]);
-    }
-    out
 }
 
 fn random_hex(rng: &mut dyn RandomSource, bytes: usize) -> Result<String, MimeError> {
@@ -451,17 +441,6 @@ fn check_wire(bytes: &[u8], utf8_headers: bool) -> Result<(), MimeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_lines_are_76_characters() {
-        let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
-        let text = base64_lines(&data);
-        let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
-        assert!(lines[..lines.len() - 1].iter().all(|l| l.len() == 77 && l.ends_with(b"\r")));
-        let joined: Vec<u8> = text.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
-        assert_eq!(STANDARD.decode(joined).unwrap(), data);
-        assert!(base64_lines(b"").is_empty());
-    }
 
     #[test]
     fn long_tokens_move_to_a_continuation_line() {

@@ -75,8 +75,8 @@ impl fmt::Debug for Attachment {
 
 /// A mail as the user wrote it, to be packaged by [`super::package`].
 ///
-/// The core has no clock, so [`MailDraft::date`] must be set (Unix seconds; written in UTC).
-/// `bcc` only feeds [`MailDraft::smtp_recipients`]: it appears nowhere in the packaged mail, not
+/// The core has no clock: the date is [`MailDraft::date`] when set (Unix seconds; written in
+/// UTC), else the [`super::PackageOptions::date`] the caller packages with. `bcc` only feeds [`MailDraft::smtp_recipients`]: it appears nowhere in the packaged mail, not
 /// even inside the envelope, which every recipient can open.
 ///
 /// ```
@@ -105,7 +105,7 @@ pub struct MailDraft {
     pub reply_to: Vec<Mailbox>,
     /// The real subject; it travels only inside the envelope.
     pub subject: String,
-    /// Unix seconds (UTC); required.
+    /// Unix seconds (UTC); when `None`, packaging uses [`super::PackageOptions::date`].
     pub date: Option<i64>,
     /// Message ids this mail replies to, without angle brackets.
     pub in_reply_to: Vec<String>,
@@ -216,7 +216,9 @@ impl MailDraft {
             check_mailbox(mailbox)?;
         }
         check_text(&self.subject, "subject has control characters")?;
-        check_date(self.date)?;
+        if let Some(date) = self.date {
+            check_date(date)?;
+        }
         for id in self.in_reply_to.iter().chain(&self.references) {
             check_message_id(id)?;
         }
@@ -241,12 +243,8 @@ pub(crate) fn strip_brackets(id: String) -> String {
 /// The latest date a 4-digit year can show: 9999-12-31T23:59:59Z.
 const MAX_DATE: i64 = 253_402_300_799;
 
-pub(crate) fn check_date(date: Option<i64>) -> Result<i64, MimeError> {
-    match date {
-        None => Err(MimeError::InvalidDraft("no date: the caller supplies it (the core has no clock)")),
-        Some(d) if !(0..=MAX_DATE).contains(&d) => Err(MimeError::InvalidDraft("date out of range")),
-        Some(d) => Ok(d),
-    }
+pub(crate) fn check_date(date: i64) -> Result<i64, MimeError> {
+    if (0..=MAX_DATE).contains(&date) { Ok(date) } else { Err(MimeError::InvalidDraft("date out of range")) }
 }
 
 fn check_text(text: &str, why: &'static str) -> Result<(), MimeError> {
@@ -313,6 +311,6 @@ mod tests {
         assert_eq!(strip_brackets(" <x@y> ".into()), "x@y");
         assert!(check_content_type("application/pdf").is_ok());
         assert!(check_content_type("application/pdf; x=y").is_err());
-        assert!(check_date(None).is_err() && check_date(Some(-1)).is_err() && check_date(Some(0)).is_ok());
+        assert!(check_date(-1).is_err() && check_date(MAX_DATE + 1).is_err() && check_date(0).is_ok());
     }
 }

@@ -18,9 +18,11 @@
 //!   ([`EncryptedMail::smtputf8`]), so any SMTP server takes it with or without 8BITMIME.
 //!   [`EncryptedMail::size`] is the exact size for the server's `SIZE` limit.
 //! - A *key-slip mail* ([`key_slip_mail`]) carries one envelope's key slip in an
-//!   [`KEY_SLIP_CONTENT_TYPE`] part, names the envelope in [`KEY_SLIP_HEADER`] and refers to the
-//!   encrypted mail's `Message-ID` with `In-Reply-To`/`References`, so the receiving side pairs
-//!   the two ([`classify`] gives both envelope ids without any key).
+//!   [`KEY_SLIP_CONTENT_TYPE`] part. Nothing in its headers names the encrypted mail; the
+//!   receiving side pairs the two by the envelope id inside the token ([`classify`] gives both
+//!   envelope ids without any key).
+//! - Inside the envelope, text is `8bit` and attachments are `binary`: only the outer layer is
+//!   base64, so a mail is about 1.37 times its attachments.
 //!
 //! ## Reading (MIME.md section 5)
 //!
@@ -34,19 +36,19 @@
 //!
 //! - Bcc is in neither layer: the envelope reaches every recipient, so a Bcc inside would tell
 //!   the others. [`MailDraft::smtp_recipients`] gives the transport the full `RCPT TO` list.
-//! - The core has no clock: [`MailDraft::date`] is required (Unix seconds, written as UTC).
+//! - The core has no clock: a draft's date is [`MailDraft::date`], else [`PackageOptions::date`],
+//!   which the caller sets from its clock (Unix seconds, written as UTC).
 //! - Message ids are 128 random bits in hex at the sender's domain (or
-//!   [`PackageOptions::message_id_domain`]); boundaries are random too. The `_with_rng` variants
-//!   make both reproducible.
-//! - Attachments are always base64, so their bytes round-trip exactly; text bodies come back with
-//!   LF line endings (MIME text is CRLF on the wire, so the line ending cannot be kept).
+//!   [`PackageOptions::message_id_domain`]); boundaries are random too.
+//! - Attachments round-trip byte for byte; text bodies come back with LF line endings (MIME text
+//!   is CRLF, so the line ending cannot be kept).
 //! - A line that cannot be folded to 78 characters (an address over about 74 characters, a
 //!   `Message-ID` domain over 42) makes packaging fail rather than send a longer line.
 //! - The outer headers of an opened mail are reported apart from the protected ones
 //!   ([`OpenedMail::outer`] and [`OpenedMail::headers`]); the protected ones are authoritative.
 //! - mail-builder 2 and mail-parser 0.11 do the MIME work (mail-parser 1.x needs a newer Rust).
 //!   Written by hand, because they don't do it: the `multipart/encrypted` layout itself
-//!   (assembled from mail-builder parts), base64 for attachments, the final 78-column/7-bit
+//!   (assembled from mail-builder parts), the inner transfer encodings, the final 78-column/7-bit
 //!   check, the classification and armor extraction, exact attachment bytes, and the limits,
 //!   including an iterative teardown of mail-parser's tree for nested `message/rfc822` parts,
 //!   whose ordinary drop recurses once per level.
@@ -57,16 +59,15 @@ mod error;
 mod limits;
 mod read;
 
-pub use build::{
-    EncryptedMail, KeySlipMail, PackageOptions, key_slip_mail, key_slip_mail_with_rng, package,
-    package_with_rng,
-};
+pub use build::{EncryptedMail, KeySlipMail, PackageOptions, key_slip_mail, package};
+#[doc(hidden)]
+pub use build::{key_slip_mail_with, package_with};
 pub use draft::{Attachment, MailDraft, Mailbox};
 pub use error::MimeError;
 pub use limits::Limits;
 pub use read::{
     EnvelopeForm, MailHeaders, MailKind, OpenedMail, PlainMail, ReadMail, ReceivedKeySlip, classify,
-    classify_with_limits, read_mail, read_mail_with_limits,
+    read_mail,
 };
 
 /// The `protocol` of the outer `multipart/encrypted` and the type of its version part.
@@ -75,8 +76,6 @@ pub const ENVELOPE_CONTENT_TYPE: &str = "application/vnd.esmtp.envelope";
 pub const KEY_SLIP_CONTENT_TYPE: &str = "application/vnd.esmtp.key-slip";
 /// The outer header naming the envelope id of an encrypted mail (32 lower-case hex digits).
 pub const ENVELOPE_ID_HEADER: &str = "X-Esmtp-Envelope-Id";
-/// The header of a key-slip mail naming the envelope id its slip opens.
-pub const KEY_SLIP_HEADER: &str = "X-Esmtp-Key-Slip";
 /// The outer `Subject` used unless [`PackageOptions::subject_placeholder`] says otherwise.
 pub const DEFAULT_SUBJECT_PLACEHOLDER: &str = "...";
 /// The `Subject` of key-slip mails.

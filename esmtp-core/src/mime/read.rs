@@ -16,11 +16,10 @@ use mail_parser::{Address, Encoding, HeaderValue, Message, MessagePart, MimeHead
 
 use super::limits::{self, Limits};
 use super::{
-    Attachment, ENVELOPE_CONTENT_TYPE, ENVELOPE_ID_HEADER, KEY_SLIP_CONTENT_TYPE, KEY_SLIP_HEADER, Mailbox,
-    MimeError,
+    Attachment, ENVELOPE_CONTENT_TYPE, ENVELOPE_ID_HEADER, KEY_SLIP_CONTENT_TYPE, Mailbox, MimeError,
 };
-use crate::armor::{BEGIN, END};
-use crate::{EnvelopeId, KeySlip, Opener, Suite};
+use crate::armor::{ARMOR_BEGIN as BEGIN, ARMOR_END as END};
+use crate::{EnvelopeId, KeySlip, Opener, Signature, Suite};
 
 /// Where the envelope of an encrypted mail was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -56,6 +55,7 @@ pub struct MailHeaders {
 
 /// An opened encrypted mail.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OpenedMail {
     /// The unprotected outer headers (for delivery; may have been altered in transit).
     pub outer: MailHeaders,
@@ -69,8 +69,9 @@ pub struct OpenedMail {
     pub attachments: Vec<Attachment>,
     /// The envelope's cipher suite.
     pub suite: Suite,
-    /// MD5 of the inner entity (the paper's integrity digest; verified for `des-cbc-md5`).
-    pub md5: [u8; 16],
+    /// Whether, and by whom, the envelope was signed (verified). Compare the signer with who the
+    /// mail claims to be from: the `From` headers are only as true as the signer says.
+    pub signature: Signature,
     /// The envelope id.
     pub envelope_id: EnvelopeId,
     /// Where the envelope was found.
@@ -78,12 +79,20 @@ pub struct OpenedMail {
     /// The decrypted inner entity, bytes exact: what [`OpenedMail::md5`] is the digest of, and
     /// what to save as the decrypted `.eml`. Zeroized when dropped.
     pub inner: zeroize::Zeroizing<Vec<u8>>,
+    /// For `des-cbc-md5` the digest the envelope carried (verified); else computed when asked.
+    md5: std::sync::OnceLock<[u8; 16]>,
 }
 
 impl OpenedMail {
+    /// MD5 of the inner entity: the paper's integrity hash (carried and verified for
+    /// `des-cbc-md5`, computed on the first call for other suites).
+    pub fn md5(&self) -> [u8; 16] {
+        *self.md5.get_or_init(|| <md5::Md5 as md5::Digest>::digest(&self.inner[..]).into())
+    }
+
     /// [`OpenedMail::md5`] as 32 lower-case hex digits.
     pub fn md5_hex(&self) -> String {
-        crate::hash::to_hex(&self.md5)
+        hex::encode(self.md5())
     }
 }
 
@@ -94,7 +103,7 @@ impl fmt::Debug for OpenedMail {
             .field("envelope_id", &self.envelope_id)
             .field("suite", &self.suite)
             .field("form", &self.form)
-            .field("md5", &self.md5_hex())
+            .field("signature", &self.signature)
             .field("text_len", &self.text.as_ref().map(String::len))
             .field("html_len", &self.html.as_ref().map(String::len))
             .field("attachments", &self.attachments)
@@ -104,6 +113,7 @@ impl fmt::Debug for OpenedMail {
 
 /// A received key-slip mail (MIME.md section 4).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ReceivedKeySlip {
     /// The key-slip mail's own headers.
     pub headers: MailHeaders,
@@ -111,9 +121,6 @@ pub struct ReceivedKeySlip {
     pub envelope_id: EnvelopeId,
     /// The slip: add it to an [`Opener`] to open that envelope.
     pub key_slip: KeySlip,
-    /// The `Message-ID` of the encrypted mail it belongs to (`In-Reply-To`, else the last
-    /// `References` id), when the mail names one.
-    pub envelope_message_id: Option<String>,
 }
 
 /// A mail that is not an esmtp mail.
@@ -150,46 +157,33 @@ pub enum MailKind {
     },
     /// A key-slip mail.
     KeySlip {
-        /// The envelope its slip opens.
+        /// The envelope its slip opens (read from the token).
         envelope_id: EnvelopeId,
         /// Its own `Message-ID`.
         message_id: Option<String>,
-        /// The `Message-ID` of the encrypted mail it names, if any.
-        envelope_message_id: Option<String>,
     },
     /// Not an esmtp mail.
     Plain,
 }
 
-/// Read `raw` (a whole message, as from an `.eml` file or IMAP `BODY[]`) and open it if it is an
-/// encrypted mail, with the default [`Limits`].
+/// Read `raw` (a whole message, as from an `.eml` file or IMAP `BODY[]`) within `limits`, and
+/// open it with `opener` if it is an encrypted mail.
 ///
 /// # Errors
 /// [`MimeError::Malformed`], [`MimeError::TooLarge`], [`MimeError::TooDeep`],
 /// [`MimeError::TooManyParts`], [`MimeError::UnsupportedVersion`],
 /// [`MimeError::EnvelopeIdMismatch`], [`MimeError::KeySlip`] for the mail, and
 /// [`MimeError::Open`] unchanged from the envelope layer.
-pub fn read_mail(raw: &[u8], opener: &Opener) -> Result<ReadMail, MimeError> {
-    read_mail_with_limits(raw, opener, &Limits::default())
-}
-
-/// [`read_mail`] with explicit limits.
-///
-/// # Errors
-/// As [`read_mail`].
-pub fn read_mail_with_limits(raw: &[u8], opener: &Opener, limits: &Limits) -> Result<ReadMail, MimeError> {
+pub fn read_mail(raw: &[u8], opener: &Opener, limits: &Limits) -> Result<ReadMail, MimeError> {
     let message = limits::parse(raw, limits)?;
     let outer = headers(&message);
     match locate(&message)? {
         Found::Plain => Ok(ReadMail::Plain(Box::new(PlainMail { headers: outer }))),
-        Found::KeySlip { key_slip, envelope_message_id } => {
-            Ok(ReadMail::KeySlip(Box::new(ReceivedKeySlip {
-                headers: outer,
-                envelope_id: key_slip.envelope_id(),
-                key_slip,
-                envelope_message_id,
-            })))
-        }
+        Found::KeySlip { key_slip } => Ok(ReadMail::KeySlip(Box::new(ReceivedKeySlip {
+            headers: outer,
+            envelope_id: key_slip.envelope_id(),
+            key_slip,
+        }))),
         Found::Envelope { envelope, header_id, form } => {
             checked_id(&envelope, header_id)?;
             drop(message);
@@ -199,45 +193,39 @@ pub fn read_mail_with_limits(raw: &[u8], opener: &Opener, limits: &Limits) -> Re
                 let (text, html, attachments) = contents(&inner, opened.plaintext())?;
                 (headers(&inner), text, html, attachments)
             };
-            let (suite, md5, envelope_id) = (opened.suite, opened.md5, opened.envelope_id);
+            let md5 = std::sync::OnceLock::new();
+            if opened.suite().carries_digest() {
+                let _ = md5.set(opened.md5());
+            }
             Ok(ReadMail::Encrypted(Box::new(OpenedMail {
                 outer,
                 headers: protected,
                 text,
                 html,
                 attachments,
-                suite,
-                md5,
-                envelope_id,
+                suite: opened.suite(),
+                signature: opened.signature().clone(),
+                envelope_id: opened.envelope_id(),
                 form,
+                md5,
                 inner: opened.into_plaintext(),
             })))
         }
     }
 }
 
-/// Tell an encrypted mail, a key-slip mail and a plain mail apart without any key, with the
-/// default [`Limits`]: what the transport needs to pair key slips with envelopes.
+/// Tell an encrypted mail, a key-slip mail and a plain mail apart without any key: what the
+/// transport needs to pair key slips with envelopes.
 ///
 /// # Errors
 /// As [`read_mail`], except that nothing is opened: [`MimeError::Open`] only for an envelope
 /// whose header is unreadable.
-pub fn classify(raw: &[u8]) -> Result<MailKind, MimeError> {
-    classify_with_limits(raw, &Limits::default())
-}
-
-/// [`classify`] with explicit limits.
-///
-/// # Errors
-/// As [`classify`].
-pub fn classify_with_limits(raw: &[u8], limits: &Limits) -> Result<MailKind, MimeError> {
+pub fn classify(raw: &[u8], limits: &Limits) -> Result<MailKind, MimeError> {
     let message = limits::parse(raw, limits)?;
     let message_id = message.message_id().map(str::to_string);
     Ok(match locate(&message)? {
         Found::Plain => MailKind::Plain,
-        Found::KeySlip { key_slip, envelope_message_id } => {
-            MailKind::KeySlip { envelope_id: key_slip.envelope_id(), message_id, envelope_message_id }
-        }
+        Found::KeySlip { key_slip } => MailKind::KeySlip { envelope_id: key_slip.envelope_id(), message_id },
         Found::Envelope { envelope, header_id, form } => {
             MailKind::Encrypted { envelope_id: checked_id(&envelope, header_id)?, message_id, form }
         }
@@ -246,14 +234,13 @@ pub fn classify_with_limits(raw: &[u8], limits: &Limits) -> Result<MailKind, Mim
 
 enum Found {
     Envelope { envelope: Vec<u8>, header_id: Option<EnvelopeId>, form: EnvelopeForm },
-    KeySlip { key_slip: KeySlip, envelope_message_id: Option<String> },
+    KeySlip { key_slip: KeySlip },
     Plain,
 }
 
 /// MIME.md section 5, rules 1 to 4, in order.
 fn locate(message: &Message<'_>) -> Result<Found, MimeError> {
     let header_id = id_header(message, ENVELOPE_ID_HEADER, "X-Esmtp-Envelope-Id is not 32 hex digits")?;
-    let slip_id = id_header(message, KEY_SLIP_HEADER, "X-Esmtp-Key-Slip is not 32 hex digits")?;
     let root = message.root_part();
     if root.content_type().is_some_and(|ct| {
         is_type(Some(ct), "multipart/encrypted")
@@ -271,14 +258,7 @@ fn locate(message: &Message<'_>) -> Result<Found, MimeError> {
             String::from_utf8_lossy(part.contents()).chars().filter(|c| !c.is_whitespace()).collect(),
         );
         let key_slip: KeySlip = token.parse()?;
-        if let Some(header) = slip_id
-            && header != key_slip.envelope_id()
-        {
-            return Err(MimeError::EnvelopeIdMismatch { header, carried: key_slip.envelope_id() });
-        }
-        let envelope_message_id =
-            ids(message.in_reply_to()).into_iter().next().or_else(|| ids(message.references()).pop());
-        return Ok(Found::KeySlip { key_slip, envelope_message_id });
+        return Ok(Found::KeySlip { key_slip });
     }
     for part in leaves() {
         if let PartType::Text(text) = &part.body
@@ -291,9 +271,6 @@ fn locate(message: &Message<'_>) -> Result<Found, MimeError> {
     }
     if header_id.is_some() {
         return Err(MimeError::Malformed("X-Esmtp-Envelope-Id but no envelope: parts are missing"));
-    }
-    if slip_id.is_some() {
-        return Err(MimeError::Malformed("X-Esmtp-Key-Slip but no key-slip part: parts are missing"));
     }
     Ok(Found::Plain)
 }

@@ -8,12 +8,9 @@ use hmac::{Hmac, Mac};
 use md5::Md5;
 use zeroize::Zeroizing;
 
-use super::TAG_LEN;
+use super::{TAG_LEN, des_key};
 use crate::error::OpenError;
-use crate::key::{MessageKey, has_odd_parity};
-
-/// Length of the MD5 digest carried at the end of the chunk stream.
-pub(crate) const DIGEST_LEN: usize = 16;
+use crate::key::MessageKey;
 
 const BLOCK: usize = 8;
 
@@ -25,17 +22,19 @@ pub(crate) struct DesChunks {
 }
 
 impl DesChunks {
-    /// `None` when `K_des` has a byte of even parity or is weak or semi-weak (SPEC.md section 2).
+    /// `None` when `K_des` breaks SPEC.md section 2's rules (parity, the listed weak keys).
     pub(crate) fn new(key: &MessageKey) -> Option<Self> {
         let k = key.expose();
         let mut des_key = Zeroizing::new([0u8; 8]);
         des_key.copy_from_slice(&k[..8]);
-        if !has_odd_parity(&des_key[..]) || des::weak_key_test(&des_key[..]).is_err() {
+        if !des_key::is_valid(&des_key) {
             return None;
         }
         let mut random_number = Zeroizing::new([0u8; 8]);
         random_number.copy_from_slice(&k[8..16]);
-        let mac = <Hmac<Md5> as KeyInit>::new_from_slice(&k[16..32]).ok()?;
+        // Invariant: HMAC takes keys of any length.
+        #[allow(clippy::expect_used)]
+        let mac = <Hmac<Md5> as KeyInit>::new_from_slice(&k[16..32]).expect("HMAC accepts a 16-byte key");
         let des = Des::new(&(*des_key).into());
         Some(DesChunks { des_key, random_number, mac, des })
     }
@@ -69,9 +68,11 @@ impl DesChunks {
         out.resize(start + padded_len, 0);
         let iv = self.chunk_iv(index);
         let encryptor = cbc::Encryptor::<Des>::new(&(*self.des_key).into(), &(*iv).into());
-        // The buffer holds exactly the padded length, so padding cannot fail.
-        let sealed = encryptor.encrypt_padded::<Pkcs7>(&mut out[start..], plaintext.len()).is_ok();
-        debug_assert!(sealed);
+        // Invariant: the buffer holds exactly the padded length, padding's only failure.
+        #[allow(clippy::expect_used)]
+        encryptor
+            .encrypt_padded::<Pkcs7>(&mut out[start..], plaintext.len())
+            .expect("buffer sized for PKCS#7 padding");
         let tag = self.chunk_mac(index, last, &out[start..]).finalize().into_bytes();
         out.extend_from_slice(&tag);
     }

@@ -4,6 +4,7 @@
 //! may process chunks in parallel; the streaming adapters in this crate process them in order.
 
 mod chacha;
+mod des_key;
 mod des_md5;
 
 use std::fmt;
@@ -11,11 +12,14 @@ use std::str::FromStr;
 
 use crate::error::OpenError;
 use crate::key::{EnvelopeId, MessageKey};
-
-pub(crate) use des_md5::DIGEST_LEN;
+use crate::random::{RandomError, RandomSource};
 
 /// Plaintext bytes per chunk (SPEC.md section 5: `C = 65536`).
 pub const CHUNK_SIZE: usize = 64 * 1024;
+
+/// SPEC.md section 5.2: a `des-cbc-md5` chunk stream has at most 4096 chunks (256 MiB), far below
+/// the birthday bound of DES's 64-bit blocks.
+const DES_MAX_CHUNKS: u64 = 4096;
 
 /// Authentication tag or MAC length appended to each chunk, in both suites.
 pub(crate) const TAG_LEN: usize = 16;
@@ -71,6 +75,29 @@ impl Suite {
         matches!(self, Suite::LegacyDesCbcMd5)
     }
 
+    /// Whether the chunk stream carries the MD5 digest of the message (SPEC.md section 5.2).
+    pub(crate) fn carries_digest(self) -> bool {
+        self == Suite::LegacyDesCbcMd5
+    }
+
+    /// The most chunks an envelope of this suite may have (SPEC.md section 5), if limited.
+    pub(crate) fn max_chunks(self) -> Option<u64> {
+        match self {
+            Suite::ChaCha20Poly1305 => None,
+            Suite::LegacyDesCbcMd5 => Some(DES_MAX_CHUNKS),
+        }
+    }
+
+    /// Draw a fresh message key for this suite (SPEC.md section 2): uniformly random, and for
+    /// `des-cbc-md5` with a valid DES key.
+    pub(crate) fn new_message_key(self, rng: &mut dyn RandomSource) -> Result<MessageKey, RandomError> {
+        let mut key = MessageKey::random(rng)?;
+        if self == Suite::LegacyDesCbcMd5 {
+            des_key::make_valid(&mut key, rng)?;
+        }
+        Ok(key)
+    }
+
     /// Size of a full chunk on the wire.
     pub(crate) fn wire_chunk_len(self) -> usize {
         match self {
@@ -87,16 +114,9 @@ impl fmt::Display for Suite {
 }
 
 /// The name did not match any suite.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown cipher suite (expected chacha20-poly1305 or des-cbc-md5)")]
 pub struct UnknownSuite;
-
-impl fmt::Display for UnknownSuite {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("unknown cipher suite (expected chacha20-poly1305 or des-cbc-md5)")
-    }
-}
-
-impl std::error::Error for UnknownSuite {}
 
 impl FromStr for Suite {
     type Err = UnknownSuite;
@@ -131,7 +151,9 @@ impl ChunkCipher {
 
     /// Authenticate and decrypt chunk `index`, appending its plaintext to `out`.
     ///
-    /// On failure `out` is left as it was: nothing unauthenticated is ever appended.
+    /// SPEC.md section 5.3, for both suites: a non-final chunk holds exactly `C` plaintext bytes
+    /// and a final one 1 to `C`, so that one message has one chunking (a key holder cannot move
+    /// chunk boundaries). On failure `out` is left as it was: nothing unauthenticated is appended.
     pub(crate) fn open_chunk(
         &self,
         index: u64,
@@ -140,10 +162,14 @@ impl ChunkCipher {
         out: &mut Vec<u8>,
     ) -> Result<(), OpenError> {
         let start = out.len();
-        let result = match self {
+        let mut result = match self {
             ChunkCipher::ChaCha(c) => c.open(index, last, wire, out),
             ChunkCipher::Des(c) => c.open(index, last, wire, out),
         };
+        let len = out.len() - start;
+        if result.is_ok() && !(if last { (1..=CHUNK_SIZE).contains(&len) } else { len == CHUNK_SIZE }) {
+            result = Err(OpenError::DecryptionFailed);
+        }
         if result.is_err() {
             zeroize::Zeroize::zeroize(&mut out[start..]);
             out.truncate(start);

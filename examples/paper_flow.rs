@@ -86,10 +86,12 @@ mod tempdir {
 
     impl TempDir {
         pub fn new() -> std::io::Result<Self> {
-            let mut bytes = [0u8; 8];
-            esmtp_core::RandomSource::fill(&mut esmtp_core::OsRandom, &mut bytes)
+            // A fresh envelope id is 16 random bytes from the OS generator.
+            let sealed = esmtp_core::Sealer::new()
+                .key_slip()
+                .seal(b"")
                 .map_err(|_| std::io::Error::other("no randomness"))?;
-            let name: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let name = sealed.envelope_id.to_string();
             let path = std::env::temp_dir().join(format!("esmtp-paper-flow-{name}"));
             std::fs::create_dir(&path)?;
             Ok(TempDir(path))
@@ -126,7 +128,7 @@ fn check(fetched: &[Fetched], envelope_id: &esmtp_core::EnvelopeId, body: &str, 
     let source = if mail.suite.is_legacy() { "carried in the envelope:" } else { "reported on opening:" };
     println!("      {:<28} {}", format!("MD5 {source}"), mail.md5_hex());
     println!("      {:<28} {}", "MD5 recomputed by bob:", to_hex(&recomputed));
-    let intact = recomputed == mail.md5 && mail.text.as_deref().map(str::trim_end) == Some(body);
+    let intact = recomputed == mail.md5() && mail.text.as_deref().map(str::trim_end) == Some(body);
     println!("      integrity check: {}", if intact { "OK" } else { "FAILED" });
     if !intact {
         return Err("integrity check failed".into());
@@ -158,7 +160,8 @@ fn round(mode: &Mode, suite: Suite) -> Fallible<()> {
 
     match mode {
         Mode::Local(maildir) => {
-            let mail = mime::package(&draft, &sealer, &PackageOptions::default())?;
+            let date = draft.date.unwrap_or_default();
+            let mail = mime::package(&draft, &sealer, &PackageOptions::new(date))?;
             step(
                 2,
                 format!("sealed with {what}: envelope {}, {} bytes, 7-bit MIME", mail.envelope_id, mail.size),
@@ -167,9 +170,7 @@ fn round(mode: &Mode, suite: Suite) -> Fallible<()> {
             step(3, "no account configured: the embedded local default delivers into a Maildir");
             let name = maildir.deliver(&mail.bytes)?;
             step(4, format!("the encrypted mail is stored as {name}"));
-            let date = draft.date.unwrap_or_default();
-            let slip_mail =
-                mime::key_slip_mail(slip, &draft.from, &Mailbox::new(&to), &mail.message_id, date)?;
+            let slip_mail = mime::key_slip_mail(slip, &draft.from, &Mailbox::new(&to), date)?;
             let slip_name = maildir.deliver(&slip_mail.bytes)?;
             step(5, format!("the key slip travels separately, as its own mail: {slip_name}"));
             let stored = std::fs::read(maildir.path().join("new").join(&name))?;

@@ -39,10 +39,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             by_slip.plaintext() == by_key.plaintext()
         );
         let recomputed = digest(HashAlgorithm::Md5, by_slip.plaintext());
-        println!("6. MD5 carried/verified: {}", to_hex(&by_slip.md5));
+        println!("6. MD5 carried/verified: {}", to_hex(&by_slip.md5()));
         println!("   MD5 recomputed by bob: {}", to_hex(&recomputed));
-        println!("   integrity check: {}", if recomputed == by_slip.md5 { "OK" } else { "FAILED" });
-        if recomputed != by_slip.md5 || plaintext_leaks {
+        println!("   integrity check: {}", if recomputed == by_slip.md5() { "OK" } else { "FAILED" });
+        if recomputed != by_slip.md5() || plaintext_leaks {
             return Err("check failed".into());
         }
     }

@@ -70,7 +70,7 @@ pub use header::{EnvelopeInfo, FORMAT_VERSION, StanzaKind, inspect};
 pub use key::EnvelopeId;
 pub use keyslip::KeySlip;
 pub use open::{OpenReader, Opened, Opener};
-pub use passphrase::{Argon2Params, Passphrase};
+pub use passphrase::{Argon2Params, Passphrase, PassphrasePrompt};
 pub use random::RandomError;
 #[doc(hidden)]
 pub use random::{RandomSource, SeededRandom};

@@ -185,6 +185,56 @@ impl UnwrapStanza for Passphrase {
     }
 }
 
+/// A passphrase asked for only when an envelope has a passphrase stanza: `ask` runs at most once,
+/// the first time one is met (a terminal prompt, a dialog, a callback from another language).
+/// Its answer is kept, zeroized on drop, for the other stanzas and envelopes it opens.
+pub struct PassphrasePrompt {
+    ask: Box<dyn Fn() -> Option<String> + Send + Sync>,
+    answer: std::sync::OnceLock<Option<Passphrase>>,
+    max_work: Argon2Params,
+}
+
+impl PassphrasePrompt {
+    /// Ask with `ask`; `None` (no answer, or an empty one) means "no passphrase": the stanza is
+    /// not opened.
+    pub fn new(ask: impl Fn() -> Option<String> + Send + Sync + 'static) -> Self {
+        PassphrasePrompt {
+            ask: Box::new(ask),
+            answer: std::sync::OnceLock::new(),
+            max_work: Argon2Params::READER_LIMIT,
+        }
+    }
+
+    /// As [`Passphrase::with_max_work`].
+    pub fn with_max_work(mut self, limit: Argon2Params) -> Self {
+        self.max_work = Passphrase::new(String::new()).with_max_work(limit).max_work;
+        self
+    }
+}
+
+impl fmt::Debug for PassphrasePrompt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PassphrasePrompt")
+            .field("asked", &self.answer.get().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Identity for PassphrasePrompt {}
+
+impl UnwrapStanza for PassphrasePrompt {
+    fn unwrap_stanza(&self, stanza: &Stanza, id: &EnvelopeId) -> Option<Result<MessageKey, OpenError>> {
+        if stanza.kind != stanza::PASSPHRASE {
+            return None;
+        }
+        let passphrase = self.answer.get_or_init(|| {
+            let answer = Zeroizing::new((self.ask)()?);
+            (!answer.is_empty()).then(|| Passphrase::new(answer.as_str()).with_max_work(self.max_work))
+        });
+        passphrase.as_ref()?.unwrap_stanza(stanza, id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +286,33 @@ mod tests {
     }
 
     #[test]
+    fn a_prompt_is_asked_once_and_only_for_passphrase_stanzas() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let key = MessageKey::from_bytes([5; 32]);
+        let id = EnvelopeId::from_bytes([6; 16]);
+        let stanza = Passphrase::new("pw")
+            .with_params(CHEAP)
+            .unwrap()
+            .wrap_message_key(&key, &id, &mut crate::random::OsRandom)
+            .unwrap();
+        let asked = Arc::new(AtomicUsize::new(0));
+        let counter = asked.clone();
+        let prompt = PassphrasePrompt::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Some("pw".into())
+        });
+        let other = Stanza { kind: stanza::KEY_SLIP, body: vec![0; 16] };
+        assert!(prompt.unwrap_stanza(&other, &id).is_none());
+        assert_eq!(asked.load(Ordering::SeqCst), 0, "not asked for another kind of stanza");
+        assert_eq!(*prompt.unwrap_stanza(&stanza, &id).unwrap().unwrap().expose(), [5; 32]);
+        assert!(prompt.unwrap_stanza(&stanza, &id).is_some());
+        assert_eq!(asked.load(Ordering::SeqCst), 1);
+        let refused = PassphrasePrompt::new(|| None);
+        assert!(refused.unwrap_stanza(&stanza, &id).is_none());
+    }
+
+    #[test]
     fn max_work_lowers_what_opening_accepts() {
         let key = MessageKey::from_bytes([5; 32]);
         let id = EnvelopeId::from_bytes([6; 16]);
@@ -248,6 +325,8 @@ mod tests {
         let strict = Passphrase::new("pw").with_max_work(CHEAP);
         assert!(matches!(strict.unwrap_stanza(&stanza, &id), Some(Err(OpenError::ExcessiveWork))));
         assert!(Passphrase::new("pw").with_max_work(costly).unwrap_stanza(&stanza, &id).unwrap().is_ok());
+        let prompt = PassphrasePrompt::new(|| Some("pw".into())).with_max_work(CHEAP);
+        assert!(matches!(prompt.unwrap_stanza(&stanza, &id), Some(Err(OpenError::ExcessiveWork))));
         let capped = Passphrase::new("pw").with_max_work(Argon2Params { m_cost: u32::MAX, ..CHEAP });
         assert_eq!(capped.max_work().m_cost, Argon2Params::READER_LIMIT.m_cost);
     }

@@ -113,8 +113,9 @@ impl Maildir {
                 fs::read(path).map_err(|_| MessageError::Other("the file could not be read".into()))
             };
             if let Ok(raw) = &raw
-                && matches!(mime::classify(raw), Ok(MailKind::KeySlip { .. }))
-                && let Ok(mime::ReadMail::KeySlip(slip)) = mime::read_mail(raw, &Opener::new())
+                && matches!(mime::classify(raw, &mime::Limits::default()), Ok(MailKind::KeySlip { .. }))
+                && let Ok(mime::ReadMail::KeySlip(slip)) =
+                    mime::read_mail(raw, &Opener::new(), &mime::Limits::default())
             {
                 reader.add_slip(slip.key_slip);
             }

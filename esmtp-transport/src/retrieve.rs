@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use esmtp_core::mime::{
-    self, MailHeaders, MailKind, Mailbox, MimeError, OpenedMail, PlainMail, ReadMail, ReceivedKeySlip,
+    self, Limits, MailHeaders, MailKind, Mailbox, MimeError, OpenedMail, PlainMail, ReadMail, ReceivedKeySlip,
 };
 use esmtp_core::{EnvelopeId, KeySlip, OpenError, Opener};
 
@@ -201,7 +201,7 @@ impl<'a> Reader<'a> {
     /// Read one whole message: open it with the caller's identities, or with a known key slip
     /// for its envelope when those do not match.
     pub(crate) fn read(&mut self, raw: &[u8]) -> Read {
-        match mime::read_mail(raw, self.opener) {
+        match mime::read_mail(raw, self.opener, &Limits::default()) {
             Ok(ReadMail::Encrypted(mail)) => Read {
                 outer: Some(mail.outer.clone()),
                 result: Ok(Retrieved::Opened { mail, with_key_slip: false }),
@@ -218,14 +218,14 @@ impl<'a> Reader<'a> {
                 result: Err(MessageError::Other("a kind of mail this version does not know".into())),
             },
             Err(MimeError::Open(OpenError::NoMatchingRecipient)) => {
-                let slip = match mime::classify(raw) {
+                let slip = match mime::classify(raw, &Limits::default()) {
                     Ok(MailKind::Encrypted { envelope_id, .. }) => self.slips.get(&envelope_id).cloned(),
                     _ => None,
                 };
                 let Some(slip) = slip else {
                     return Read { outer: None, result: Err(MessageError::NoMatchingRecipient) };
                 };
-                match mime::read_mail(raw, &Opener::new().identity(slip)) {
+                match mime::read_mail(raw, &Opener::new().identity(slip), &Limits::default()) {
                     Ok(ReadMail::Encrypted(mail)) => Read {
                         outer: Some(mail.outer.clone()),
                         result: Ok(Retrieved::Opened { mail, with_key_slip: true }),
@@ -248,9 +248,11 @@ pub(crate) struct HeaderInfo {
     pub(crate) outer: MailHeaders,
     /// `X-Esmtp-Envelope-Id`, when present and valid.
     pub(crate) envelope_id: Option<EnvelopeId>,
-    /// `X-Esmtp-Key-Slip`, when present and valid.
-    pub(crate) key_slip_for: Option<EnvelopeId>,
-    /// Whether either esmtp header is there at all (valid or not).
+    /// Whether the subject is that of key-slip mails (MIME.md section 4: their headers do not
+    /// say which envelope they open; the token does).
+    pub(crate) key_slip: bool,
+    /// Whether the mail looks like an esmtp mail by its headers (an envelope id, valid or not,
+    /// or a key-slip subject).
     pub(crate) esmtp: bool,
 }
 
@@ -261,6 +263,7 @@ pub(crate) fn header_info(bytes: &[u8]) -> HeaderInfo {
     };
     let id = |name: &str| message.header_raw(name).and_then(|v| EnvelopeId::from_hex(v.trim()));
     let present = |name: &str| message.header_raw(name).is_some();
+    let key_slip = message.subject().is_some_and(|s| s.trim() == mime::KEY_SLIP_SUBJECT);
     let from = message.from().and_then(|a| a.first()).and_then(|a| {
         Some(Mailbox {
             name: a.name.as_deref().map(str::to_string).filter(|n| !n.is_empty()),
@@ -276,8 +279,8 @@ pub(crate) fn header_info(bytes: &[u8]) -> HeaderInfo {
             ..MailHeaders::default()
         },
         envelope_id: id(mime::ENVELOPE_ID_HEADER),
-        key_slip_for: id(mime::KEY_SLIP_HEADER),
-        esmtp: present(mime::ENVELOPE_ID_HEADER) || present(mime::KEY_SLIP_HEADER),
+        key_slip,
+        esmtp: present(mime::ENVELOPE_ID_HEADER) || key_slip,
     }
 }
 
@@ -301,9 +304,9 @@ X-Esmtp-Envelope-Id: 00112233445566778899aabbccddeeff\r\n\r\nbody";
             info.envelope_id.map(|i| i.to_string()).as_deref(),
             Some("00112233445566778899aabbccddeeff")
         );
-        assert!(info.esmtp && info.key_slip_for.is_none());
-        let bad = header_info(b"X-Esmtp-Key-Slip: nothex\r\n\r\n");
-        assert!(bad.esmtp && bad.key_slip_for.is_none());
+        assert!(info.esmtp && !info.key_slip);
+        let slip = header_info(b"Subject: esmtp key slip\r\n\r\n");
+        assert!(slip.esmtp && slip.key_slip);
         assert!(!header_info(b"Subject: hi\r\n\r\n").esmtp);
     }
 

@@ -87,7 +87,10 @@ fn draft(lab: &Lab, i: usize, tag: &str) -> MailDraft {
 }
 
 fn options(tag: &str) -> PackageOptions {
-    PackageOptions { message_id_domain: Some(format!("{tag}.example.test")), ..PackageOptions::default() }
+    PackageOptions {
+        message_id_domain: Some(format!("{tag}.example.test")),
+        ..PackageOptions::new(1_700_000_000)
+    }
 }
 
 fn plain_mail(i: usize, tag: &str) -> Vec<u8> {
@@ -370,7 +373,7 @@ fn key_slips_are_paired_with_their_envelopes() {
         let slip = sealed.key_slip.as_ref().unwrap();
         let from = Mailbox::new(lab.address("alice"));
         let to = Mailbox::new(lab.address("bob"));
-        let slip_mail = mime::key_slip_mail(slip, &from, &to, &sealed.message_id, 1_700_000_000).unwrap();
+        let slip_mail = mime::key_slip_mail(slip, &from, &to, 1_700_000_000).unwrap();
         (sealed.bytes, slip_mail.bytes.to_vec())
     };
     let nobody = Opener::new();

@@ -58,7 +58,10 @@ fn draft(lab: &Lab, i: usize, tag: &str) -> MailDraft {
 }
 
 fn options(tag: &str) -> PackageOptions {
-    PackageOptions { message_id_domain: Some(format!("{tag}.example.test")), ..PackageOptions::default() }
+    PackageOptions {
+        message_id_domain: Some(format!("{tag}.example.test")),
+        ..PackageOptions::new(1_700_000_000)
+    }
 }
 
 fn tagged(tag: &str) -> impl Fn(&&esmtp_transport::Fetched) -> bool + '_ {

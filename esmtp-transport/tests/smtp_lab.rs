@@ -224,7 +224,7 @@ fn xoauth2_live_fresh_expired_and_foreign_tokens() {
 }
 
 fn read(raw: &[u8], opener: &Opener) -> esmtp_core::mime::ReadMail {
-    esmtp_core::mime::read_mail(raw, opener).unwrap()
+    esmtp_core::mime::read_mail(raw, opener, &esmtp_core::mime::Limits::default()).unwrap()
 }
 
 fn assert_no_plaintext(file: &[u8], secrets: &[&str]) {
@@ -272,7 +272,6 @@ fn send_secure_with_key_slip_delivers_two_mails_that_pair_up() {
 
         let ReadMail::KeySlip(slip) = read(&slip_mail, &Opener::new()) else { panic!("not a key-slip mail") };
         assert_eq!(slip.envelope_id, report.envelope_id);
-        assert_eq!(slip.envelope_message_id.as_deref(), Some(report.message_id.as_str()));
         let ReadMail::Encrypted(opened) =
             read(&envelope_mail, &Opener::new().identity(slip.key_slip.clone()))
         else {
@@ -283,8 +282,11 @@ fn send_secure_with_key_slip_delivers_two_mails_that_pair_up() {
         assert_eq!(opened.text.as_deref(), Some(body.as_str()));
         assert_eq!(opened.attachments[0].data, format!("q3,{t}\n").into_bytes());
         // Without the slip, bob cannot open it.
-        assert!(esmtp_core::mime::read_mail(&envelope_mail, &Opener::new()).is_err());
-        assert_eq!(hash::digest(hash::HashAlgorithm::Md5, &opened.inner), opened.md5);
+        assert!(
+            esmtp_core::mime::read_mail(&envelope_mail, &Opener::new(), &esmtp_core::mime::Limits::default())
+                .is_err()
+        );
+        assert_eq!(hash::digest(hash::HashAlgorithm::Md5, &opened.inner), opened.md5());
     }
 }
 

@@ -101,7 +101,9 @@ impl fmt::Display for Failure {
 pub fn open_code(e: &OpenError) -> Code {
     match e {
         OpenError::NoMatchingRecipient => Code::NoMatchingRecipient,
-        OpenError::DecryptionFailed => Code::Integrity,
+        OpenError::DecryptionFailed | OpenError::BadSignature | OpenError::UnexpectedSigner(_) => {
+            Code::Integrity
+        }
         OpenError::Io(_) => Code::Failure,
         // Malformed, unknown version or suite, and excessive Argon2 work: the input is not an
         // envelope this reader will process.
@@ -131,12 +133,21 @@ impl From<OpenError> for Failure {
     }
 }
 
+impl From<esmtp_core::RandomError> for Failure {
+    fn from(e: esmtp_core::RandomError) -> Self {
+        Failure::new(Code::Failure, e.to_string())
+    }
+}
+
 impl From<SealError> for Failure {
     fn from(e: SealError) -> Self {
         match e {
-            SealError::NoRecipients | SealError::TooManyRecipients | SealError::InvalidParameters(_) => {
-                Failure::usage(e.to_string())
-            }
+            SealError::NoRecipients
+            | SealError::TooManyRecipients
+            | SealError::TwoPassphrases
+            | SealError::InvalidRecipient
+            | SealError::MessageTooLarge { .. }
+            | SealError::InvalidParameters(_) => Failure::usage(e.to_string()),
             SealError::Io(io) => Failure::io("writing the envelope failed", &io),
             other => Failure::new(Code::Failure, other.to_string()),
         }

@@ -2,11 +2,8 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
-use std::sync::OnceLock;
 
-use esmtp_core::{
-    EnvelopeId, Identity, KeySlip, MessageKey, OpenError, Passphrase, Stanza, X25519Identity, X25519Recipient,
-};
+use esmtp_core::{KeySlip, PassphrasePrompt, X25519Identity, X25519Recipient};
 use zeroize::Zeroizing;
 
 use crate::cli::PassphraseSource;
@@ -159,26 +156,9 @@ pub fn prompt_new_passphrase() -> Result<Zeroizing<String>> {
 }
 
 /// A passphrase identity that asks on the terminal the first time it meets a passphrase stanza,
-/// so the prompt appears only for envelopes that need it.
-pub struct PromptedPassphrase {
-    answer: OnceLock<Option<Passphrase>>,
-}
-
-impl PromptedPassphrase {
-    /// `None` when there is no terminal to ask on.
-    pub fn new() -> Option<Self> {
-        std::io::stdin().is_terminal().then(|| PromptedPassphrase { answer: OnceLock::new() })
-    }
-}
-
-impl Identity for PromptedPassphrase {
-    fn unwrap(&self, stanza: &Stanza, id: &EnvelopeId) -> Option<std::result::Result<MessageKey, OpenError>> {
-        if stanza.kind != esmtp_core::STANZA_PASSPHRASE {
-            return None;
-        }
-        let passphrase = self.answer.get_or_init(|| {
-            rpassword::prompt_password("Passphrase: ").ok().filter(|p| !p.is_empty()).map(Passphrase::new)
-        });
-        passphrase.as_ref()?.unwrap(stanza, id)
-    }
+/// so the prompt appears only for envelopes that need it. `None` when there is no terminal.
+pub fn prompted_passphrase() -> Option<PassphrasePrompt> {
+    std::io::stdin().is_terminal().then(|| {
+        PassphrasePrompt::new(|| rpassword::prompt_password("Passphrase: ").ok().filter(|p| !p.is_empty()))
+    })
 }

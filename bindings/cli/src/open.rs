@@ -3,14 +3,14 @@
 
 use std::io::{BufRead, BufReader, Read};
 
-use esmtp_core::armor::is_armored;
 use esmtp_core::hash::{HashAlgorithm, Hasher, to_hex};
+use esmtp_core::is_armored;
 use esmtp_core::{ArmorReader, OpenError, Opener, Passphrase, Suite};
 
 use crate::cli::OpenArgs;
 use crate::failure::{Failure, Result};
 use crate::files::{self, Output};
-use crate::keys::{self, FileIdentity, PromptedPassphrase};
+use crate::keys::{self, FileIdentity};
 use crate::progress;
 
 /// The identities of `-i`, `--key-slip` and the passphrase options, or a terminal prompt.
@@ -58,7 +58,7 @@ fn build_opener(
         any = true;
     }
     if !any {
-        match PromptedPassphrase::new() {
+        match keys::prompted_passphrase() {
             Some(prompt) => opener = opener.identity(prompt),
             None if allow_empty => {}
             None => {
@@ -92,7 +92,7 @@ pub fn run(args: OpenArgs) -> Result<()> {
         files::copy(
             &mut reader,
             &mut output,
-            |e| Failure::from(OpenError::from(e)),
+            |e| Failure::from(OpenError::from_io(e)),
             |e| Failure::io(format_args!("cannot write {out_name}"), &e),
             |chunk| {
                 if let Some(h) = &mut md5 {
@@ -102,9 +102,10 @@ pub fn run(args: OpenArgs) -> Result<()> {
         )?;
         let digest = match md5 {
             Some(h) => h.finish(),
-            None => {
-                reader.md5().map(|d| d.to_vec()).ok_or_else(|| Failure::from(OpenError::DecryptionFailed))?
-            }
+            None => reader
+                .carried_md5()
+                .map(|d| d.to_vec())
+                .ok_or_else(|| Failure::from(OpenError::DecryptionFailed))?,
         };
         // Everything was authenticated up to the end of the envelope: now, and only now, the
         // plaintext becomes visible.

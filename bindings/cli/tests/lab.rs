@@ -41,10 +41,9 @@ fn password(user: &str) -> String {
 
 /// A random tag for one test's mails.
 fn tag() -> String {
-    use esmtp_core::RandomSource;
-    let mut b = [0u8; 6];
-    esmtp_core::OsRandom.fill(&mut b).expect("OS random");
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    // A fresh envelope id is 16 random bytes from the OS generator.
+    let sealed = esmtp_core::Sealer::new().key_slip().seal(b"").expect("OS random");
+    sealed.envelope_id.to_string()[..12].to_string()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

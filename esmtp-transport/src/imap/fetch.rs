@@ -13,8 +13,12 @@ use crate::retrieve::{self, FetchScope, Fetched, HeaderInfo, MessageError, Messa
 const UIDS_PER_COMMAND: usize = 500;
 /// At most this many envelopes from earlier syncs are looked up for newly arrived key slips.
 const MAX_LATE_SLIPS: usize = 200;
+/// At most this many key-slip mails (the newest) are read per fetch: their headers do not say
+/// which envelope they open (MIME.md section 4), so pairing reads them, and they are small.
+const MAX_SLIPS_READ: usize = 1000;
 /// The header fields fetched for every candidate before any body.
-const HEADER_QUERY: &str = "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID FROM DATE SUBJECT X-ESMTP-ENVELOPE-ID X-ESMTP-KEY-SLIP)])";
+const HEADER_QUERY: &str =
+    "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID FROM DATE SUBJECT X-ESMTP-ENVELOPE-ID)])";
 
 /// Where an incremental sync stands: keep it between fetches and pass it back as
 /// [`FetchOptions::since`].
@@ -178,12 +182,16 @@ impl ImapClient {
         report.sync.last_uid = last;
         let range = format!("UID {first}:{last}");
 
-        // Key slips anywhere in the mailbox: an envelope may arrive after its slip.
-        let slip_uids: Vec<u32> = self
-            .search(&format!("HEADER {} {}", esmtp_core::mime::KEY_SLIP_HEADER, quoted("")?))?
+        // Key slips anywhere in the mailbox (an envelope may arrive after its slip), the newest
+        // first; their bodies say which envelope each opens.
+        let mut slip_uids: Vec<u32> = self
+            .search(&format!("SUBJECT {}", quoted(esmtp_core::mime::KEY_SLIP_SUBJECT)?))?
             .into_iter()
             .filter(|&u| u <= last)
             .collect();
+        if slip_uids.len() > MAX_SLIPS_READ {
+            slip_uids.drain(..slip_uids.len() - MAX_SLIPS_READ);
+        }
         let targets: Vec<u32> = match options.scope {
             FetchScope::All => new,
             FetchScope::EsmtpOnly => {
@@ -200,29 +208,29 @@ impl ImapClient {
             }
         };
         let mut candidates = self.header_fields(&targets)?;
-        let old_slips: Vec<u32> = slip_uids.iter().copied().filter(|u| !candidates.contains_key(u)).collect();
-        let old_slips = self.header_fields(&old_slips)?;
-
-        // Slips to read: the new ones, and old ones whose envelope is among the candidates.
-        let wanted_ids: BTreeSet<EnvelopeId> =
-            candidates.values().filter_map(|c| c.info.envelope_id).collect();
+        let slip_meta = self.header_fields(&slip_uids)?;
         let mut reader = Reader::new(opener);
-        let mut slip_reads: Vec<u32> =
-            candidates.iter().filter(|(_, c)| c.info.key_slip_for.is_some()).map(|(&u, _)| u).collect();
-        slip_reads.extend(
-            old_slips
-                .iter()
-                .filter(|(_, c)| c.info.key_slip_for.is_some_and(|id| wanted_ids.contains(&id)))
-                .map(|(&u, _)| u),
-        );
-        slip_reads.sort_unstable();
+        let mut results: BTreeMap<u32, Fetched> = BTreeMap::new();
+        let slip_sizes: Vec<(u32, u64)> = slip_meta.iter().map(|(&u, c)| (u, c.size)).collect();
+        for batch in batches(&slip_sizes, options.batch_size, options.batch_bytes) {
+            self.read_batch(&batch, &slip_meta, &mut reader, &mut results)?;
+        }
+        let slip_envelopes: BTreeMap<u32, EnvelopeId> = results
+            .iter()
+            .filter_map(|(&u, f)| match &f.result {
+                Ok(Retrieved::KeySlip(slip)) => Some((u, slip.envelope_id)),
+                _ => None,
+            })
+            .collect();
 
         // Envelopes from earlier syncs whose slip has only now arrived: open them again.
+        let wanted_ids: BTreeSet<EnvelopeId> =
+            candidates.values().filter_map(|c| c.info.envelope_id).collect();
         let mut late: BTreeSet<u32> = BTreeSet::new();
-        let new_slip_ids: Vec<EnvelopeId> = candidates
-            .values()
-            .filter_map(|c| c.info.key_slip_for)
-            .filter(|id| !wanted_ids.contains(id))
+        let new_slip_ids: Vec<EnvelopeId> = slip_envelopes
+            .iter()
+            .filter(|(u, id)| **u >= first && !wanted_ids.contains(id))
+            .map(|(_, id)| *id)
             .take(MAX_LATE_SLIPS)
             .collect();
         for id in new_slip_ids.into_iter().filter(|_| previous > 0) {
@@ -238,13 +246,11 @@ impl ImapClient {
         let late_uids: Vec<u32> = late.iter().copied().collect();
         candidates.extend(self.header_fields(&late_uids)?);
 
-        let mut results: BTreeMap<u32, Fetched> = BTreeMap::new();
-        let mut all_meta = old_slips;
-        // Slips first, so every envelope after them can use them.
-        let slip_set: BTreeSet<u32> = slip_reads.iter().copied().collect();
-        let rest: Vec<u32> = candidates.keys().copied().filter(|u| !slip_set.contains(u)).collect();
+        // Slips were read first, so every envelope after them can use them.
+        let mut all_meta = slip_meta;
+        let rest: Vec<u32> = candidates.keys().copied().filter(|u| !all_meta.contains_key(u)).collect();
         all_meta.append(&mut candidates);
-        for group in [slip_reads, rest] {
+        for group in [rest] {
             let mut sized = Vec::new();
             for uid in group {
                 let Some(c) = all_meta.get(&uid) else { continue };
@@ -266,7 +272,7 @@ impl ImapClient {
                     && matches!(f.result, Ok(Retrieved::Opened { with_key_slip: true, .. })))
         });
         report.messages = results.into_values().collect();
-        report.action_error = self.act(&report.messages, &all_meta, options).err();
+        report.action_error = self.act(&report.messages, &slip_envelopes, options).err();
         Ok(report)
     }
 
@@ -352,7 +358,7 @@ impl ImapClient {
     fn act(
         &mut self,
         messages: &[Fetched],
-        meta: &BTreeMap<u32, Candidate>,
+        slip_envelopes: &BTreeMap<u32, EnvelopeId>,
         options: &FetchOptions,
     ) -> Result<()> {
         let delete = options.delete_after_open && options.move_to.is_none();
@@ -369,11 +375,7 @@ impl ImapClient {
                 }
             }
         }
-        uids.extend(
-            meta.iter()
-                .filter(|(_, c)| c.info.key_slip_for.is_some_and(|id| used_slips.contains(&id)))
-                .map(|(&u, _)| u),
-        );
+        uids.extend(slip_envelopes.iter().filter(|(_, id)| used_slips.contains(id)).map(|(&u, _)| u));
         let uids: Vec<u32> = uids.into_iter().collect();
         for chunk in uids.chunks(UIDS_PER_COMMAND) {
             let set = uid_set(chunk);

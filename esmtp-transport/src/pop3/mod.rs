@@ -441,7 +441,7 @@ impl Pop3Client {
                     self.wire.read_multiline(limit, limit, &mut head, "TOP")?;
                     let info = retrieve::header_info(&head);
                     if info.esmtp {
-                        order.push((e, info.key_slip_for.is_some()));
+                        order.push((e, info.key_slip));
                     }
                     headers.insert(e.number, info);
                 }

@@ -11,8 +11,10 @@ use crate::error::{Error, ErrorKind, Result};
 /// How [`Submitter::send_secure`] sends.
 #[derive(Debug, Clone, Default)]
 pub struct SendOptions {
-    /// Outer-message options (subject placeholder, Message-ID domain).
-    pub package: PackageOptions,
+    /// The outer subject, standing in for the real one (default `...`).
+    pub subject_placeholder: Option<String>,
+    /// The right-hand side of the generated Message-ID (default: the sender's domain).
+    pub message_id_domain: Option<String>,
     /// Where key slips go (the paper's separate key delivery): `None` sends one key-slip mail to
     /// each recipient of the envelope, `Some(address)` one key-slip mail to that address only.
     pub key_slip_to: Option<String>,
@@ -68,9 +70,13 @@ impl Submitter {
         sealer: &Sealer,
         options: &SendOptions,
     ) -> Result<SendReport> {
-        let mut draft = draft.clone();
-        let date = *draft.date.get_or_insert_with(now);
-        let mail = mime::package(&draft, sealer, &options.package).map_err(packaging)?;
+        let date = draft.date.unwrap_or_else(now);
+        let mut package = PackageOptions::new(date);
+        if let Some(subject) = &options.subject_placeholder {
+            package.subject_placeholder = subject.clone();
+        }
+        package.message_id_domain = options.message_id_domain.clone();
+        let mail = mime::package(draft, sealer, &package).map_err(packaging)?;
         let from = draft.from.address.clone();
         let reply = self.send_raw(&from, &draft.smtp_recipients(), &mail.bytes)?;
         let mut report = SendReport {
@@ -87,8 +93,7 @@ impl Submitter {
         };
         for to in destinations {
             let slip_mail =
-                mime::key_slip_mail(slip, &draft.from, &Mailbox::new(&to), &mail.message_id, date)
-                    .map_err(packaging)?;
+                mime::key_slip_mail(slip, &draft.from, &Mailbox::new(&to), date).map_err(packaging)?;
             let reply = self.send_raw(&from, std::slice::from_ref(&to), &slip_mail.bytes).map_err(|e| {
                 Error::new(
                     e.kind(),

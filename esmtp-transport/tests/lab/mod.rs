@@ -117,8 +117,7 @@ pub fn postfix_master_pid() -> String {
 
 /// A random token to tag one test's mails.
 pub fn tag() -> String {
-    use esmtp_core::RandomSource;
-    let mut b = [0u8; 8];
-    esmtp_core::OsRandom.fill(&mut b).expect("OS random");
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    // A fresh envelope id is 16 random bytes from the OS generator.
+    let sealed = esmtp_core::Sealer::new().key_slip().seal(b"").expect("OS random");
+    sealed.envelope_id.to_string()[..16].to_string()
 }

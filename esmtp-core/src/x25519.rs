@@ -38,7 +38,8 @@ pub struct X25519Recipient {
 #[derive(Clone)]
 pub struct X25519Identity {
     secret: StaticSecret,
-    signing: SigningKey,
+    /// Boxed: the key with its expanded public point is 224 bytes. Zeroized on drop.
+    signing: Box<SigningKey>,
     /// Derived once: unwrapping needs it for every stanza tried.
     public: X25519Recipient,
 }
@@ -47,7 +48,7 @@ impl X25519Identity {
     fn from_secrets(secret: StaticSecret, signing: SigningKey) -> Self {
         let public =
             X25519Recipient { x25519: PublicKey::from(&secret), ed25519: signing.verifying_key().to_bytes() };
-        X25519Identity { secret, signing, public }
+        X25519Identity { secret, signing: Box::new(signing), public }
     }
 
     /// A new random identity from the operating system's generator.

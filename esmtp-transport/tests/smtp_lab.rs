@@ -258,15 +258,21 @@ fn send_secure_with_key_slip_delivers_two_mails_that_pair_up() {
         let slip_user = if slip_to.is_some() { "carol" } else { "bob" };
         assert_eq!(report.key_slips[0].to, lab.address(slip_user));
 
-        let envelope_files = wait_for_mail(&lab.maildir("bob"), report.envelope_id.to_string().as_bytes(), 1);
-        let slip_mail = wait_for_mail(&lab.maildir(slip_user), report.message_id.as_bytes(), 1)
+        let envelope_mail = wait_for_mail(&lab.maildir("bob"), report.envelope_id.to_string().as_bytes(), 1)
             .into_iter()
-            .find(|f| f.windows(16).any(|w| w == b"X-Esmtp-Key-Slip"))
-            .expect("key-slip mail delivered");
-        let envelope_mail = envelope_files
-            .into_iter()
-            .find(|f| !f.windows(16).any(|w| w == b"X-Esmtp-Key-Slip"))
+            .next()
             .expect("encrypted mail delivered");
+        let slip_mail = wait_for_mail(&lab.maildir(slip_user), report.key_slips[0].message_id.as_bytes(), 1)
+            .into_iter()
+            .next()
+            .expect("key-slip mail delivered");
+        // Nothing in the slip's headers names the encrypted mail (MIME.md section 4).
+        let slip_text = String::from_utf8_lossy(&slip_mail);
+        let slip_headers = &slip_text[..slip_text.find("\r\n\r\n").or(slip_text.find("\n\n")).unwrap()];
+        assert!(
+            !slip_headers.contains(&report.message_id)
+                && !slip_headers.contains(&report.envelope_id.to_string())
+        );
         assert_no_plaintext(&envelope_mail, &[&subject, &body, "numbers.csv", &format!("q3,{t}")]);
         assert_no_plaintext(&slip_mail, &[&subject, &body]);
 

@@ -42,6 +42,7 @@ pub mod armor;
 mod error;
 pub mod hash;
 mod header;
+pub mod identity_file;
 mod key;
 mod keyslip;
 pub mod mime;

@@ -57,6 +57,16 @@ impl Failure {
         Failure::new(Code::Usage, message)
     }
 
+    /// A file that is there already and is not to be replaced.
+    pub fn exists(path: &Path, hint: &str) -> Self {
+        Failure::new(Code::Failure, format!("{} already exists", path.display())).hint(hint)
+    }
+
+    /// The one-line message (without the `esmtp: error:` prefix).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(one_line(&hint.into()));
         self

@@ -66,7 +66,7 @@ pub use error::MimeError;
 pub use limits::Limits;
 pub use read::{
     EnvelopeForm, MailHeaders, MailKind, OpenedMail, PlainMail, ReadMail, ReceivedKeySlip, classify,
-    classify_with_limits, read_mail, read_mail_with_limits,
+    classify_with_limits, extract_armor, read_mail, read_mail_with_limits,
 };
 
 /// The `protocol` of the outer `multipart/encrypted` and the type of its version part.

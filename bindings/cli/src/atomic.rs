@@ -62,6 +62,9 @@ impl AtomicFile {
                 Err(e) => return Err(Failure::write(target, &e)),
             }
         }
+        // The directory's own error, with the system's words for it, before tempfile's (which
+        // name the temporary file).
+        std::fs::metadata(dir).map_err(|e| Failure::write(target, &e))?;
         let temp = tempfile::Builder::new()
             .prefix(".esmtp-")
             .suffix(".part")

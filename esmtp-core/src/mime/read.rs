@@ -333,7 +333,7 @@ fn check_version(body: &[u8]) -> Result<(), MimeError> {
 
 /// The first armored block in `text`, decoded; `None` when there is none. Lenient about line
 /// lengths, line endings, surrounding white space and the quoting of a replying mail client
-/// (`> ` or indentation, see [`unquote`]; MIME.md section 5), strict about base64.
+/// (`> `, `>> ` or indentation; MIME.md section 5), strict about base64.
 ///
 /// # Errors
 /// [`MimeError::Malformed`] when a block starts but is not valid armor.

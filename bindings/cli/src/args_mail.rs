@@ -165,8 +165,10 @@ DIR/pop3-UIDL: `message.eml` (the decrypted mail, bytes exact: MD5 is its digest
 `message.txt` (protected headers and text), `message.html` when there is one, and every
 attachment under its own (sanitised) name; each key slip received is saved as
 DIR/key-slip-ENVELOPE_ID.txt (mode 0600) for `esmtp open --key-slip` or `esmtp read
---key-slip`. Every file appears only when complete; a directory left incomplete by an
-interruption is completed by the next fetch, and existing files are never replaced.";
+--key-slip`; the key slips saved in DIR are used by every later fetch into DIR, so a mail
+whose slip came through another mailbox opens by itself. Every file appears only when complete;
+a directory left incomplete by an interruption is completed by the next fetch, and existing
+files are never replaced.";
 
 /// Retrieve mail, open every esmtp mail, list them all, and save them on request.
 ///

@@ -42,9 +42,12 @@ pub struct Fetch {
 
 pub fn run(args: FetchArgs) -> Result<()> {
     let account = load_account(&args.account, Login::Needed)?;
-    let opener = crate::keys::opener(&args.keys, true)?;
+    let mut opener = crate::keys::opener(&args.keys, true)?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).map_err(|e| Failure::write(dir, &e))?;
+        for slip in crate::keys::saved_slips(dir) {
+            opener = opener.identity(slip);
+        }
     }
     let mut state = if args.new { Some(SyncFile::load(args.state.as_deref())?) } else { None };
     let since = match (&state, args.protocol, args.since_uid) {

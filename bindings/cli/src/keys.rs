@@ -92,6 +92,29 @@ pub fn read_key_slip_file(path: &Path) -> Result<KeySlip> {
     token.parse().map_err(|e| Failure::key(path.display(), &e))
 }
 
+/// At most this many saved key slips are read from an output directory.
+const MAX_SAVED_SLIPS: usize = 10_000;
+
+/// The key slips an earlier `fetch --out DIR` (or `read --out DIR`) saved in `dir`
+/// (`key-slip-<envelope id>.txt`), so a mail whose slip came through another mailbox opens
+/// without naming the slip. A file that does not parse is reported and skipped.
+pub fn saved_slips(dir: &Path) -> Vec<KeySlip> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut slips = Vec::new();
+    for entry in entries.flatten().take(MAX_SAVED_SLIPS) {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with("key-slip-") && name.ends_with(".txt")) {
+            continue;
+        }
+        match read_key_slip_file(&entry.path()) {
+            Ok(slip) => slips.push(slip),
+            Err(e) => eprintln!("esmtp: warning: {e} (skipped)"),
+        }
+    }
+    slips
+}
+
 /// Parse a recipient given on the command line or in a recipients file.
 pub fn parse_recipient(text: &str, at: &str) -> Result<X25519Recipient> {
     text.parse::<X25519Recipient>().map_err(|e| {

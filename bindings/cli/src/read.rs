@@ -20,20 +20,20 @@ use crate::text::{clean, clean_text, utc};
 const MAX_REFERENCES: usize = 30;
 
 /// What reading a mail file gave.
-enum Read {
+enum MailFile {
     Mail(Box<OpenedMail>),
     Slip(Box<mime::ReceivedKeySlip>),
 }
 
 /// Read and open the mail in `path` (`-`: standard input).
-fn read_file(path: &Path, keys: &KeyArgs, allow_empty: bool) -> Result<Read> {
+fn read_file(path: &Path, keys: &KeyArgs, allow_empty: bool) -> Result<MailFile> {
     let raw = zeroize::Zeroizing::new(files::read_limited(path, MAIL_LIMIT)?);
     let opener: Opener = crate::keys::opener(keys, allow_empty)?;
     let name =
         if files::is_stdio(Some(path)) { "standard input".to_string() } else { path.display().to_string() };
     match mime::read_mail(&raw, &opener) {
-        Ok(ReadMail::Encrypted(mail)) => Ok(Read::Mail(mail)),
-        Ok(ReadMail::KeySlip(slip)) => Ok(Read::Slip(slip)),
+        Ok(ReadMail::Encrypted(mail)) => Ok(MailFile::Mail(mail)),
+        Ok(ReadMail::KeySlip(slip)) => Ok(MailFile::Slip(slip)),
         Ok(_) => Err(Failure::new(Code::Malformed, format!("{name} is not an esmtp mail"))
             .hint("`esmtp read` opens encrypted mails and key-slip mails; a plain mail needs no esmtp")),
         Err(MimeError::Open(OpenError::NoMatchingRecipient)) => {
@@ -61,7 +61,7 @@ fn read_file(path: &Path, keys: &KeyArgs, allow_empty: bool) -> Result<Read> {
 pub fn run(args: ReadArgs) -> Result<()> {
     let path = args.input.clone().unwrap_or_else(|| PathBuf::from("-"));
     match read_file(&path, &args.keys, true)? {
-        Read::Slip(slip) => {
+        MailFile::Slip(slip) => {
             println!("Key slip for envelope {}", slip.envelope_id);
             match &args.out {
                 Some(dir) => {
@@ -71,7 +71,7 @@ pub fn run(args: ReadArgs) -> Result<()> {
                 None => eprintln!("esmtp: give --out DIR to save it"),
             }
         }
-        Read::Mail(mail) => {
+        MailFile::Mail(mail) => {
             print!("{}", saved::headers_text(&mail.headers));
             for a in &mail.attachments {
                 println!(
@@ -130,7 +130,7 @@ pub fn reply(args: ReplyArgs) -> Result<()> {
     {
         return Err(Failure::exists(path, files::FORCE_HINT));
     }
-    let Read::Mail(mail) = read_file(&args.input, &args.keys, false)? else {
+    let MailFile::Mail(mail) = read_file(&args.input, &args.keys, false)? else {
         return Err(Failure::usage(format!(
             "{} is a key-slip mail: there is nothing to answer",
             args.input.display()

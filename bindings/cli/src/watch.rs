@@ -52,9 +52,12 @@ fn handle_signals(phase: Arc<Phase>) -> Result<()> {
 
 pub fn run(args: WatchArgs) -> Result<()> {
     let account = load_account(&args.account, Login::Needed)?;
-    let opener = crate::keys::opener(&args.keys, true)?;
+    let mut opener = crate::keys::opener(&args.keys, true)?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).map_err(|e| Failure::write(dir, &e))?;
+        for slip in crate::keys::saved_slips(dir) {
+            opener = opener.identity(slip);
+        }
     }
     let mut state = SyncFile::load(args.state.as_deref())?;
     let scope = if args.esmtp_only { FetchScope::EsmtpOnly } else { FetchScope::All };

@@ -585,6 +585,18 @@ fn a_key_slip_sent_to_another_address_is_saved_by_fetch_and_opens_the_mail() {
     assert!(out.status.success(), "{}", err(&out));
     let mail = rows(&out.stdout).into_iter().find(|r| r.subject == format!("apart {t}")).expect("opened");
     assert_eq!((mail.kind.as_str(), mail.suite.as_str()), ("esmtp", "des-cbc-md5"));
+    // Fetching into the directory that holds the saved slip opens it without naming the slip.
+    let out = esmtp()
+        .args(["fetch", "--account"])
+        .arg(&bob)
+        .args(["--since-uid", &since_bob, "--out"])
+        .arg(&slips)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", err(&out));
+    let mail = rows(&out.stdout).into_iter().find(|r| r.subject == format!("apart {t}")).expect("opened");
+    assert_eq!(mail.kind, "esmtp");
+    assert!(slips.join(format!("INBOX-{}", mail.uid)).join("message.txt").exists());
 }
 
 #[test]

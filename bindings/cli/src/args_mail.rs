@@ -205,7 +205,7 @@ pub struct FetchArgs {
     #[arg(long)]
     pub new: bool,
     /// Keep the --new state in FILE instead of the default
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", requires = "new")]
     pub state: Option<PathBuf>,
     /// Save each opened mail, its attachments and each key slip under DIR
     #[arg(long, value_name = "DIR")]

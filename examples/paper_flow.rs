@@ -121,7 +121,7 @@ fn check(fetched: &[Fetched], envelope_id: &esmtp_core::EnvelopeId, body: &str, 
         })
         .ok_or_else(|| format!("the mail did not open over {how}"))?;
     let (mail, with_key_slip) = ours;
-    let slip_note = if with_key_slip { "with the separately delivered key slip" } else { "with bob's key" };
+    let slip_note = if with_key_slip { "with the key slip from its own mail" } else { "with bob's key" };
     step(7, format!("bob downloads {} message(s) over {how}; the mail opens {slip_note}", fetched.len()));
     let recomputed = digest(HashAlgorithm::Md5, &mail.inner);
     step(8, format!("bob reads: subject {:?}", mail.headers.subject.as_deref().unwrap_or("")));
@@ -172,7 +172,7 @@ fn round(mode: &Mode, suite: Suite) -> Fallible<()> {
             step(4, format!("the encrypted mail is stored as {name}"));
             let slip_mail = mime::key_slip_mail(slip, &draft.from, &Mailbox::new(&to), date)?;
             let slip_name = maildir.deliver(&slip_mail.bytes)?;
-            step(5, format!("the key slip travels separately, as its own mail: {slip_name}"));
+            step(5, format!("the key slip goes as its own mail, to the same mailbox: {slip_name}"));
             let stored = std::fs::read(maildir.path().join("new").join(&name))?;
             let leaks =
                 stored.windows(9).any(|w| w == b"Quarterly") || stored.windows(9).any(|w| w == b"quarterly");
@@ -221,7 +221,7 @@ fn round(mode: &Mode, suite: Suite) -> Fallible<()> {
                 ),
             );
             for slip in &report.key_slips {
-                step(5, format!("the key slip went separately to {}: {}", slip.to, slip.reply.code));
+                step(5, format!("the key slip went as its own mail to {}: {}", slip.to, slip.reply.code));
             }
             step(6, "the receiving server stores both in bob's INBOX");
             std::thread::sleep(Duration::from_secs(1));
@@ -261,7 +261,13 @@ fn main() {
         for suite in [Suite::LegacyDesCbcMd5, Suite::ChaCha20Poly1305] {
             round(&mode, suite)?;
         }
-        println!("\nAll steps done: the servers only ever held ciphertext.");
+        println!("\nAll steps done: the mail itself was only ever carried and stored as ciphertext.");
+        println!(
+            "The key slip reproduces the paper's separate key delivery, but here it went to the same \
+             mailbox through the same servers: whoever can read both mails can read the message. Only \
+             a slip sent by another channel or to another provider's account (esmtp send \
+             --key-slip-to ADDR or --key-slip-out FILE) keeps the server from holding both."
+        );
         Ok(())
     };
     if let Err(e) = run() {

@@ -50,6 +50,7 @@ mod error;
 mod framing;
 pub mod hash;
 mod header;
+pub mod identity_file;
 mod key;
 mod keyslip;
 pub mod mime;

@@ -128,7 +128,11 @@ pub fn load(path: &Path, login: Login) -> Result<Account> {
             None => invalid(path, e.message()),
         }
     })?;
-    let base = path.parent().unwrap_or(Path::new("."));
+    // A bare file name (`bob.toml`) has the parent "": its directory is the current one.
+    let base = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
 
     let sources =
         [file.password_file.is_some(), file.password_env.is_some(), file.oauth2_token_cmd.is_some()];
@@ -187,7 +191,10 @@ fn credentials(file: &AccountFile, base: &Path, path: &Path, login: Login) -> Re
     }
     let password = if let Some(file_path) = &file.password_file {
         let file_path = resolve(base, file_path);
-        let data = Zeroizing::new(std::fs::read(&file_path).map_err(|e| read_error(&file_path, e))?);
+        let data = Zeroizing::new(std::fs::read(&file_path).map_err(|e| {
+            invalid(path, format_args!("password_file {}: cannot read it", file_path.display()))
+                .with_source(e)
+        })?);
         let text =
             std::str::from_utf8(&data).map_err(|_| invalid(&file_path, "the password is not UTF-8"))?;
         Zeroizing::new(text.trim_end_matches(['\n', '\r']).to_string())

@@ -20,7 +20,8 @@ pub enum Code {
     /// The envelope failed authentication (altered, truncated, extended), or a checksum
     /// did not match.
     Integrity = 4,
-    /// The input is not an envelope, or one of an unknown version or suite.
+    /// The input is not an envelope (an envelope cut short inside its header is not one yet),
+    /// not an esmtp mail, or one of an unknown version or suite.
     Malformed = 5,
     /// The mail server rejected the login.
     TransportAuth = 6,
@@ -36,7 +37,8 @@ Exit codes:
   2  usage error: bad arguments, invalid key text, invalid account file
   3  no matching recipient: wrong key, passphrase or key slip
   4  integrity failure: the envelope was altered, truncated or extended; a checksum did not match
-  5  malformed input: not an esmtp envelope, or an unknown version or suite
+  5  malformed input: not an esmtp envelope (also one cut short inside its header), not an
+     esmtp mail (read, reply), or an unknown version or suite
   6  mail server authentication failed
   7  other mail server failure: connection, TLS, timeout, refusal";
 
@@ -55,6 +57,16 @@ impl Failure {
 
     pub fn usage(message: impl Into<String>) -> Self {
         Failure::new(Code::Usage, message)
+    }
+
+    /// A file that is there already and is not to be replaced.
+    pub fn exists(path: &Path, hint: &str) -> Self {
+        Failure::new(Code::Failure, format!("{} already exists", path.display())).hint(hint)
+    }
+
+    /// The one-line message (without the `esmtp: error:` prefix).
+    pub fn message(&self) -> &str {
+        &self.message
     }
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {

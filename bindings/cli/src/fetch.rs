@@ -1,239 +1,168 @@
-//! `esmtp fetch`: retrieve over IMAP or POP3, open every esmtp mail, list all, save on request.
+//! `esmtp fetch`: retrieve over IMAP or POP3, open every esmtp mail, list all, save on request,
+//! and with `--new` start where the last `--new` ended.
 
 use std::collections::HashSet;
-use std::io::Write;
-use std::path::{Path, PathBuf};
 
-use clap::{Args, ValueEnum};
-use esmtp_core::mime::{MailHeaders, OpenedMail};
+use esmtp_core::Opener;
+use esmtp_transport::account_file::Login;
 use esmtp_transport::{
-    FetchOptions, FetchScope, Fetched, ImapClient, MessageError, MessageRef, Pop3Client, Pop3FetchOptions,
-    Retrieved, SyncState,
+    Account, FetchOptions, FetchScope, Fetched, ImapClient, Pop3Client, Pop3FetchOptions, SyncState,
 };
 
-use crate::cli::PassphraseSource;
-use crate::failure::{Code, Failure, Result};
+use crate::args_mail::{FetchArgs, Protocol};
+use crate::failure::{Failure, Result};
+use crate::listing::Lister;
 use crate::mail::{load_account, transport_failure};
-use crate::{progress, saved};
-use esmtp_transport::account_file::Login;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Protocol {
-    #[default]
-    Imap,
-    Pop3,
-}
-
-const EXAMPLES: &str = "\
-Examples:
-  esmtp fetch --account bob.toml -i bob.key
-  esmtp fetch --account bob.toml --protocol pop3 -i bob.key --out mail/
-  esmtp fetch --account bob.toml -i bob.key --since-uid 41 --esmtp-only";
-
-/// Retrieve mail, open every esmtp mail, list them all, and save them on request.
-///
-/// Prints one tab-separated line per message on standard output:
-///
-///   UID  KIND  FROM  SUBJECT  MD5  SUITE
-///
-/// KIND is `esmtp` (opened; FROM and SUBJECT are the protected ones from inside the envelope),
-/// `esmtp+slip` (opened with a key slip that arrived as its own mail, the paper's flow),
-/// `key-slip` (a key-slip mail; MD5 shows the envelope id it opens), `plain` (not an esmtp mail)
-/// or `failed` (an esmtp mail that did not open; the reason goes to standard error and the
-/// others continue). UID is the IMAP UID, or the POP3 message number. Missing fields are `-`.
-///
-/// With --out DIR, each opened mail is saved in its own directory, DIR/MAILBOX-UID (IMAP) or
-/// DIR/pop3-UIDL: `message.eml` (the decrypted mail, bytes exact: MD5 is its digest),
-/// `message.txt` (protected headers and text), `message.html` when there is one, and every
-/// attachment under its own (sanitised) name. An existing directory is left alone.
-///
-/// Exit status: 0 when every esmtp mail opened; otherwise the code of the first failure
-/// (3 no matching recipient, 4 integrity, 5 malformed), after all messages were listed.
-/// Nothing is marked, moved or deleted on the server.
-#[derive(Debug, Args)]
-#[command(after_help = EXAMPLES)]
-#[command(after_long_help = format!("{EXAMPLES}\n\n{}", crate::cli::ACCOUNT_FILE_HELP))]
-pub struct FetchArgs {
-    /// The account file (TOML; its fields are listed under --help)
-    #[arg(long, value_name = "FILE")]
-    pub account: PathBuf,
-    /// Retrieve over IMAP or POP3
-    #[arg(long, value_enum, default_value_t = Protocol::Imap)]
-    pub protocol: Protocol,
-    /// The IMAP mailbox
-    #[arg(long, default_value = "INBOX", value_name = "MAILBOX")]
-    pub mailbox: String,
-    /// An identity file (from `esmtp keygen`); repeatable
-    #[arg(short = 'i', long = "identity", value_name = "IDENTITY")]
-    pub identities: Vec<PathBuf>,
-    #[command(flatten)]
-    pub passphrase: PassphraseSource,
-    /// A file holding a key slip token (ESMTP-SLIP-1...); repeatable
-    #[arg(long = "key-slip", value_name = "FILE")]
-    pub key_slips: Vec<PathBuf>,
-    /// Only messages above this IMAP UID (POP3: above this message number)
-    #[arg(long, value_name = "N")]
-    pub since_uid: Option<u32>,
-    /// Save each opened mail and its attachments under DIR
-    #[arg(long, value_name = "DIR")]
-    pub out: Option<PathBuf>,
-    /// List esmtp mails only; plain mail is then not downloaded at all
-    #[arg(long)]
-    pub esmtp_only: bool,
-}
+use crate::progress;
+use crate::sync::SyncFile;
 
 fn transport(e: esmtp_transport::Error) -> Failure {
     transport_failure(&e)
 }
 
+/// Where a fetch starts and what it gives for next time.
+pub enum Since {
+    Everything,
+    /// `--since-uid`: a UID (IMAP) or message number (POP3) in the mailbox as it is now.
+    Number(u32),
+    /// `--new` over IMAP: the stored state, if any.
+    Imap(Option<SyncState>),
+    /// `--new` over POP3: the unique ids already seen.
+    Pop3(HashSet<String>),
+}
+
+/// What a fetch brought, and where the next one starts.
+pub struct Fetch {
+    pub messages: Vec<Fetched>,
+    pub imap: Option<SyncState>,
+    pub pop3_uidls: Vec<String>,
+    /// The IMAP mailbox's UIDVALIDITY changed: everything was fetched again.
+    pub resynced: bool,
+}
+
 pub fn run(args: FetchArgs) -> Result<()> {
     let account = load_account(&args.account, Login::Needed)?;
-    let opener = crate::open::opener_for_fetch(&args.identities, &args.passphrase, &args.key_slips)?;
+    let mut opener = crate::keys::opener(&args.keys, true)?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).map_err(|e| Failure::write(dir, &e))?;
+        for slip in crate::keys::saved_slips(dir) {
+            opener = opener.identity(slip);
+        }
     }
+    let mut state = if args.new { Some(SyncFile::load(args.state.as_deref())?) } else { None };
+    let since = match (&state, args.protocol, args.since_uid) {
+        (Some(s), Protocol::Imap, _) => Since::Imap(s.imap(&account, &args.mailbox)),
+        (Some(s), Protocol::Pop3, _) => Since::Pop3(s.pop3(&account)),
+        (None, _, Some(n)) => Since::Number(n),
+        (None, _, None) => Since::Everything,
+    };
     let scope = if args.esmtp_only { FetchScope::EsmtpOnly } else { FetchScope::All };
     let spinner = progress::spinner("fetching");
     let fetched = match args.protocol {
-        Protocol::Imap => fetch_imap(&account, &opener, &args, scope),
-        Protocol::Pop3 => fetch_pop3(&account, &opener, &args, scope),
+        Protocol::Imap => fetch_imap(&account, &opener, &args.mailbox, scope, since),
+        Protocol::Pop3 => fetch_pop3(&account, &opener, scope, since),
     };
     spinner.finish_and_clear();
-    let (messages, next) = fetched?;
+    let fetch = fetched?;
+    if fetch.resynced {
+        eprintln!("esmtp: the mailbox's UIDVALIDITY changed: every message is listed again");
+    }
 
-    let bar = progress::messages(messages.len() as u64, "saving");
-    let mut stdout = std::io::stdout().lock();
-    let mut first_failure: Option<Code> = None;
-    let mut unsaved = 0;
-    for m in &messages {
-        let id = match &m.location {
-            MessageRef::Imap { uid } => uid.to_string(),
-            MessageRef::Pop3 { number, .. } => number.to_string(),
-            MessageRef::Maildir { name } => clean(name),
-        };
-        let line = match &m.result {
-            Ok(Retrieved::Opened { mail, with_key_slip }) => {
-                let kind = if *with_key_slip { "esmtp+slip" } else { "esmtp" };
-                if let Some(dir) = &args.out {
-                    let name = match &m.location {
-                        MessageRef::Pop3 { uidl, .. } => format!("pop3-{uidl}"),
-                        _ => format!("{}-{id}", args.mailbox),
-                    };
-                    if !save(dir, &name, mail, &id) {
-                        first_failure.get_or_insert(Code::Failure);
-                        unsaved += 1;
-                    }
-                }
-                row(&id, kind, &mail.headers, &mail.md5_hex(), mail.suite.name())
-            }
-            Ok(Retrieved::KeySlip(slip)) => {
-                row(&id, "key-slip", &slip.headers, &slip.envelope_id.to_string(), "-")
-            }
-            Ok(Retrieved::Plain(plain)) => row(&id, "plain", &plain.headers, "-", "-"),
-            Err(e) => {
-                eprintln!("esmtp: message {id}: {}", clean(&e.to_string()));
-                first_failure.get_or_insert(message_code(e));
-                row(&id, "failed", &m.outer, "-", "-")
-            }
-        };
-        writeln!(stdout, "{line}").map_err(|e| Failure::io("cannot write standard output", &e))?;
+    let mut lister = Lister::new(args.out.clone(), args.json, &args.mailbox);
+    let bar = progress::messages(fetch.messages.len() as u64, "saving");
+    for m in &fetch.messages {
+        lister.show(m)?;
         bar.inc(1);
     }
     bar.finish_and_clear();
-    eprintln!("esmtp: {} message(s); next time: --since-uid {next}", messages.len());
-    let Some(code) = first_failure else { return Ok(()) };
-    let failed = messages.iter().filter(|m| m.result.is_err()).count();
-    let mut why = Vec::new();
-    if failed > 0 {
-        why.push(format!("{failed} of {} messages could not be opened", messages.len()));
-    }
-    if unsaved > 0 {
-        why.push(format!("{unsaved} could not be saved"));
-    }
-    Err(Failure::new(code, why.join("; ")))
-}
-
-fn message_code(e: &MessageError) -> Code {
-    match e {
-        MessageError::NoMatchingRecipient => Code::NoMatchingRecipient,
-        MessageError::DecryptionFailed => Code::Integrity,
-        MessageError::Malformed(_) | MessageError::Unsupported(_) | MessageError::TooLarge(_) => {
-            Code::Malformed
+    let count = fetch.messages.len();
+    match (&mut state, args.protocol) {
+        // Nothing that could not be saved is skipped next time.
+        (Some(_), _) if lister.unsaved > 0 => {
+            eprintln!("esmtp: {count} message(s); the state is not advanced, as some could not be saved")
         }
-        _ => Code::Failure,
+        (Some(s), Protocol::Imap) => {
+            if let Some(sync) = fetch.imap {
+                s.set_imap(&account, &args.mailbox, sync);
+            }
+            s.save()?;
+            eprintln!("esmtp: {count} new message(s)");
+        }
+        (Some(s), Protocol::Pop3) => {
+            s.set_pop3(&account, &fetch.pop3_uidls);
+            s.save()?;
+            eprintln!("esmtp: {count} new message(s)");
+        }
+        (None, Protocol::Imap) => {
+            let next = fetch.imap.map_or(0, |s| s.last_uid);
+            eprintln!("esmtp: {count} message(s); next time: --since-uid {next} (or --new)");
+        }
+        (None, Protocol::Pop3) => {
+            eprintln!("esmtp: {count} message(s); next time: --new");
+        }
     }
+    lister.verdict()
 }
 
-/// The messages, and the `--since-uid` value for the next fetch.
-type Fetch = Result<(Vec<Fetched>, u32)>;
-
-fn fetch_imap(
-    account: &esmtp_transport::Account,
-    opener: &esmtp_core::Opener,
-    args: &FetchArgs,
+/// An IMAP fetch of `mailbox` from `since`.
+pub fn fetch_imap(
+    account: &Account,
+    opener: &Opener,
+    mailbox: &str,
     scope: FetchScope,
-) -> Fetch {
+    since: Since,
+) -> Result<Fetch> {
     let mut client = ImapClient::connect(account).map_err(transport)?;
+    let fetch = fetch_imap_with(&mut client, opener, mailbox, scope, since);
+    let _ = client.logout();
+    fetch
+}
+
+/// An IMAP fetch on an open session.
+pub fn fetch_imap_with(
+    client: &mut ImapClient,
+    opener: &Opener,
+    mailbox: &str,
+    scope: FetchScope,
+    since: Since,
+) -> Result<Fetch> {
     let mut options = FetchOptions { scope, ..FetchOptions::default() };
-    if let Some(last_uid) = args.since_uid {
+    options.since = match since {
         // The library resumes from a (UIDVALIDITY, UID) pair; a bare UID means "in the mailbox
         // as it is now".
-        let state = client.examine(&args.mailbox).map_err(transport)?;
-        options.since = Some(SyncState { uid_validity: state.uid_validity, last_uid });
-    }
-    let report = client.fetch_esmtp(&args.mailbox, opener, &options).map_err(transport)?;
-    let _ = client.logout();
-    Ok((report.messages, report.sync.last_uid))
+        Since::Number(last_uid) => {
+            let state = client.examine(mailbox).map_err(transport)?;
+            Some(SyncState { uid_validity: state.uid_validity, last_uid })
+        }
+        Since::Imap(state) => state,
+        Since::Everything | Since::Pop3(_) => None,
+    };
+    let report = client.fetch_esmtp(mailbox, opener, &options).map_err(transport)?;
+    Ok(Fetch {
+        messages: report.messages,
+        imap: Some(report.sync),
+        pop3_uidls: Vec::new(),
+        resynced: report.uid_validity_changed,
+    })
 }
 
-fn fetch_pop3(
-    account: &esmtp_transport::Account,
-    opener: &esmtp_core::Opener,
-    args: &FetchArgs,
-    scope: FetchScope,
-) -> Fetch {
+fn fetch_pop3(account: &Account, opener: &Opener, scope: FetchScope, since: Since) -> Result<Fetch> {
     let mut client = Pop3Client::connect(account).map_err(transport)?;
-    let mut known = HashSet::new();
-    if let Some(last) = args.since_uid {
-        for entry in client.entries().map_err(transport)? {
-            if entry.number <= last {
-                known.insert(entry.uidl);
+    let known = match since {
+        Since::Pop3(known) => known,
+        Since::Number(last) => {
+            let mut known = HashSet::new();
+            for entry in client.entries().map_err(transport)? {
+                if entry.number <= last {
+                    known.insert(entry.uidl);
+                }
             }
+            known
         }
-    }
+        Since::Everything | Since::Imap(_) => HashSet::new(),
+    };
     let options = Pop3FetchOptions { scope, ..Pop3FetchOptions::default() };
     let report = client.fetch_esmtp(opener, &known, &options).map_err(transport)?;
     let _ = client.quit();
-    // Without deletions, POP3 numbers messages 1..n in arrival order.
-    Ok((report.messages, report.uidls.len() as u32))
-}
-
-/// One listing line; fields come from mail anyone could send, so they are cleaned of control
-/// characters (no terminal escapes, no forged extra lines or columns).
-fn row(id: &str, kind: &str, headers: &MailHeaders, md5: &str, suite: &str) -> String {
-    let from = headers.from.as_ref().map(|m| m.address.clone()).unwrap_or_else(|| "-".into());
-    let subject = headers.subject.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "-".into());
-    format!("{id}\t{kind}\t{}\t{}\t{md5}\t{suite}", clean(&from), clean(&subject))
-}
-
-/// Control characters (tabs and line breaks included) become `?`.
-pub fn clean(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
-}
-
-/// Save one mail; `false` when that failed (reported, and the others go on).
-fn save(dir: &Path, name: &str, mail: &OpenedMail, id: &str) -> bool {
-    // Mailbox names and UIDLs may hold separators: keep all of the name, not its last part.
-    let target = dir.join(saved::safe_name(&name.replace(['/', '\\'], "_"), "message"));
-    match saved::write_mail(&target, mail) {
-        Ok(true) => true,
-        Ok(false) => {
-            eprintln!("esmtp: message {id}: {} exists, left as it is", target.display());
-            true
-        }
-        Err(e) => {
-            eprintln!("esmtp: message {id}: {e}");
-            false
-        }
-    }
+    Ok(Fetch { messages: report.messages, imap: None, pop3_uidls: report.uidls, resynced: false })
 }

@@ -1,11 +1,10 @@
 //! Inputs, outputs and secret files.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use tempfile::NamedTempFile;
-
+use crate::atomic::AtomicFile;
 use crate::failure::{Failure, Result};
 
 /// Whether a path argument means standard input or output.
@@ -32,47 +31,76 @@ pub fn open_input(path: Option<&Path>) -> Result<Input> {
     }
 }
 
-/// Read a small file whole (keys, passphrases, account files), naming it in the error.
+/// Key, passphrase and account-sized files: far above any real one.
+pub const SMALL_LIMIT: u64 = 1 << 20;
+/// Mails, bodies and attachments: the MIME reader's limit.
+pub const MAIL_LIMIT: u64 = 128 << 20;
+
+/// Read a key-sized file whole (`-` is standard input), naming it in the error.
 pub fn read_small(path: &Path) -> Result<Vec<u8>> {
-    if is_stdio(Some(path)) {
-        let mut data = Vec::new();
-        io::stdin().read_to_end(&mut data).map_err(|e| Failure::io("cannot read standard input", &e))?;
-        return Ok(data);
+    read_limited(path, SMALL_LIMIT)
+}
+
+/// Read a file whole, at most `limit` bytes (`-` is standard input).
+pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    let (reader, name): (Box<dyn Read>, String) = if is_stdio(Some(path)) {
+        (Box::new(io::stdin().lock()), "standard input".into())
+    } else {
+        let file = File::open(path).map_err(|e| Failure::read(path, &e))?;
+        (Box::new(file), path.display().to_string())
+    };
+    let mut data = Vec::new();
+    reader
+        .take(limit + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| Failure::io(format_args!("cannot read {name}"), &e))?;
+    if data.len() as u64 > limit {
+        return Err(Failure::usage(format!("{name} is larger than {} MiB", limit >> 20)));
     }
-    std::fs::read(path).map_err(|e| Failure::read(path, &e))
+    Ok(data)
 }
 
-/// Create a file that will hold a secret: mode 0600 from the start, and never over an existing
-/// file (a second keygen must not destroy the first key).
-pub fn create_secret(path: &Path) -> Result<File> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).map_err(|e| {
-        if e.kind() == io::ErrorKind::AlreadyExists {
-            Failure::new(crate::failure::Code::Failure, format!("{} already exists", path.display()))
-                .hint("refusing to overwrite it; choose another name or remove it first")
-        } else {
-            Failure::write(path, &e)
-        }
-    })
-}
+/// The hint when an output exists and `--force` would replace it.
+pub const FORCE_HINT: &str = "refusing to overwrite it; use --force to replace it, or choose another name";
+/// The hint when an output exists and nothing replaces it (keys, key slips).
+pub const KEEP_HINT: &str = "refusing to overwrite it; choose another name or remove it first";
 
-/// Write a secret to a new file (see [`create_secret`]).
+/// Write a secret to a new file (mode 0600; never over an existing file: a second keygen must
+/// not destroy the first key), appearing only when complete.
 pub fn write_secret(path: &Path, text: &str) -> Result<()> {
-    let mut file = create_secret(path)?;
-    file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(|e| Failure::write(path, &e))
+    let mut file = AtomicFile::create(path, false, KEEP_HINT)?;
+    file.write_all(text.as_bytes()).map_err(|e| Failure::write(path, &e))?;
+    file.commit(KEEP_HINT)
 }
 
-/// An output that appears only when complete: a temporary file beside the target, renamed over
-/// it by [`Output::commit`]; dropped uncommitted, the temporary file is removed and the target
-/// is untouched.
+/// Refuse an output that is the input itself (also through another path, a symbolic or a hard
+/// link), which would destroy the input while it is read; `input` `None` is standard input.
+pub fn refuse_same_file(input: Option<&Path>, output: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(out) = std::fs::metadata(output) else { return Ok(()) };
+        let same = match input {
+            Some(p) if !is_stdio(Some(p)) => {
+                std::fs::metadata(p).is_ok_and(|m| (m.dev(), m.ino()) == (out.dev(), out.ino()))
+            }
+            // The stat field types differ between platforms, hence the casts.
+            #[allow(clippy::unnecessary_cast)]
+            _ => rustix::fs::fstat(io::stdin())
+                .is_ok_and(|st| (st.st_dev as u64, st.st_ino as u64) == (out.dev(), out.ino())),
+        };
+        if same {
+            return Err(Failure::usage(format!("{} is the input itself", output.display()))
+                .hint("write the output to another file"));
+        }
+    }
+    Ok(())
+}
+
+/// An output that appears only when complete (see [`AtomicFile`]); dropped uncommitted, nothing
+/// is left and an existing target is untouched.
 pub enum Output {
-    File {
-        temp: BufWriter<NamedTempFile>,
-        target: PathBuf,
-    },
+    File(AtomicFile),
     /// Standard output after everything is ready, through an unnamed temporary file.
     Buffered {
         temp: BufWriter<File>,
@@ -82,23 +110,18 @@ pub enum Output {
 }
 
 impl Output {
-    /// `path` or, with `None` or `-`, standard output: through a temporary file when `buffer_stdout`.
-    pub fn create(path: Option<&Path>, buffer_stdout: bool) -> Result<Output> {
+    /// `path` or, with `None` or `-`, standard output: through a temporary file when
+    /// `buffer_stdout`. An existing `path` is replaced only with `force`; it may never be `input`.
+    pub fn create(
+        path: Option<&Path>,
+        input: Option<&Path>,
+        force: bool,
+        buffer_stdout: bool,
+    ) -> Result<Output> {
         match path {
             Some(target) if !is_stdio(Some(target)) => {
-                let dir = match target.parent() {
-                    Some(d) if !d.as_os_str().is_empty() => d,
-                    _ => Path::new("."),
-                };
-                let temp = tempfile::Builder::new()
-                    .prefix(".esmtp-")
-                    .suffix(".part")
-                    .tempfile_in(dir)
-                    .map_err(|e| Failure::write(target, &e))?;
-                Ok(Output::File {
-                    temp: BufWriter::with_capacity(1 << 16, temp),
-                    target: target.to_path_buf(),
-                })
+                refuse_same_file(input, target)?;
+                Ok(Output::File(AtomicFile::create(target, force, FORCE_HINT)?))
             }
             _ if buffer_stdout => {
                 let temp =
@@ -111,21 +134,17 @@ impl Output {
 
     pub fn name(&self) -> String {
         match self {
-            Output::File { target, .. } => target.display().to_string(),
+            Output::File(file) => file.target().display().to_string(),
             Output::Buffered { .. } => "a temporary file".into(),
             Output::Stdout(_) => "standard output".into(),
         }
     }
 
-    /// Make the output visible: rename, or copy the temporary file to standard output.
+    /// Make the output visible: link or rename it into place, or copy the temporary file to
+    /// standard output.
     pub fn commit(self) -> Result<()> {
         match self {
-            Output::File { temp, target } => {
-                let temp = temp.into_inner().map_err(|e| Failure::write(&target, e.error()))?;
-                temp.as_file().sync_all().map_err(|e| Failure::write(&target, &e))?;
-                temp.persist(&target).map_err(|e| Failure::write(&target, &e.error))?;
-                Ok(())
-            }
+            Output::File(file) => file.commit(FORCE_HINT),
             Output::Buffered { temp } => {
                 let mut file =
                     temp.into_inner().map_err(|e| Failure::io("cannot write a temporary file", e.error()))?;
@@ -146,7 +165,7 @@ impl Output {
 impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Output::File { temp, .. } => temp.write(buf),
+            Output::File(file) => file.write(buf),
             Output::Buffered { temp } => temp.write(buf),
             Output::Stdout(out) => out.write(buf),
         }
@@ -154,7 +173,7 @@ impl Write for Output {
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
-            Output::File { temp, .. } => temp.flush(),
+            Output::File(file) => file.flush(),
             Output::Buffered { temp } => temp.flush(),
             Output::Stdout(out) => out.flush(),
         }

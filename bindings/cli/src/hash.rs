@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use esmtp_core::hash::{HashAlgorithm, digest_reader, parse_sum_line, sum_line};
 
-use crate::cli::HashArgs;
+use crate::args::HashArgs;
 use crate::failure::{Code, Failure, Result};
 use crate::{files, progress};
 

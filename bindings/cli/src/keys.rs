@@ -1,19 +1,21 @@
-//! Keys from files, passphrases from files, the environment or the terminal.
+//! Keys from files, passphrases from files, the environment or the terminal, and the opener
+//! every reading command builds from them.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use esmtp_core::{KeySlip, PassphrasePrompt, X25519Identity, X25519Recipient};
+use esmtp_core::identity_file::{IdentityEntry, IdentityFile, IdentityFileError};
+use esmtp_core::{KeySlip, OpenError, Opener, Passphrase, PassphrasePrompt, X25519Recipient};
 use zeroize::Zeroizing;
 
-use crate::cli::PassphraseSource;
-use crate::failure::{Failure, Result};
+use crate::args::{KeyArgs, PassphraseSource};
+use crate::failure::{Code, Failure, Result};
 use crate::files::read_small;
 
 const SECRET_PREFIX: &str = "ESMTP-SECRET-KEY-";
-const SLIP_PREFIX: &str = "ESMTP-SLIP-";
 
-/// The lines of a key file that carry a key: blank lines and `#` comments are skipped.
+/// The lines of a recipients or key-slip file that carry something: blank lines and `#`
+/// comments are skipped.
 fn key_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     text.lines()
         .enumerate()
@@ -25,49 +27,89 @@ fn utf8<'a>(path: &Path, data: &'a [u8]) -> Result<&'a str> {
     std::str::from_utf8(data).map_err(|_| Failure::usage(format!("{}: not a text file", path.display())))
 }
 
-/// What an identity file holds: secret keys and key-slip tokens, one a line.
-pub enum FileIdentity {
-    X25519(X25519Identity),
-    Slip(KeySlip),
+/// Whether there is a terminal to ask on: the controlling terminal opens, and standard input or
+/// standard error is a terminal (so a pipe into `esmtp open` at a shell still gets its prompt,
+/// and a program run by a script without a terminal never waits for one).
+pub fn terminal_at_hand() -> bool {
+    (std::io::stdin().is_terminal() || std::io::stderr().is_terminal())
+        && std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").is_ok()
 }
 
-/// Read an identity file (`-` is standard input).
-pub fn read_identity_file(path: &Path) -> Result<Vec<FileIdentity>> {
+/// Ask once on the terminal (no echo); `None` for an empty answer.
+fn ask(prompt: &str) -> Result<Option<Zeroizing<String>>> {
+    rpassword::prompt_password(prompt)
+        .map(|p| Some(Zeroizing::new(p)).filter(|p| !p.is_empty()))
+        .map_err(|e| Failure::io("cannot read the passphrase from the terminal", &e))
+}
+
+/// Read an identity file (`-` is standard input); a passphrase-protected one asks for its
+/// passphrase on the terminal.
+pub fn read_identity_file(path: &Path) -> Result<Vec<IdentityEntry>> {
     let data = Zeroizing::new(read_small(path)?);
-    let text = utf8(path, &data)?;
-    let mut out = Vec::new();
-    for (line, key) in key_lines(text) {
-        let at = format_args!("{} line {line}", path.display()).to_string();
-        let parsed = if key.to_ascii_uppercase().starts_with(SLIP_PREFIX) {
-            key.parse::<KeySlip>().map(FileIdentity::Slip)
-        } else {
-            key.parse::<X25519Identity>().map(FileIdentity::X25519)
-        };
-        match parsed {
-            Ok(identity) => out.push(identity),
-            Err(e) if key.starts_with("esmtp1") => {
-                return Err(Failure::key(at, &e).hint(
-                    "this is a public recipient; opening needs the secret identity file from `esmtp keygen`",
-                ));
-            }
-            Err(e) => return Err(Failure::key(at, &e)),
-        }
+    let at = |e: IdentityFileError| identity_failure(path, e);
+    let file = IdentityFile::parse(&data).map_err(at)?;
+    if !file.is_protected() {
+        return file.unlock(None).map_err(at);
     }
-    if out.is_empty() {
-        return Err(Failure::usage(format!("{}: no identity in the file", path.display())));
+    if !terminal_at_hand() {
+        return Err(at(IdentityFileError::PassphraseNeeded));
     }
-    Ok(out)
+    let answer = ask(&format!("Passphrase for {}: ", path.display()))?;
+    let passphrase = answer.map(|p| Passphrase::new(p.as_str()));
+    file.unlock(passphrase.as_ref()).map_err(at)
 }
 
-/// Read a key slip file: one token (comments allowed).
+fn identity_failure(path: &Path, e: IdentityFileError) -> Failure {
+    let shown = path.display();
+    match e {
+        IdentityFileError::Line { public_recipient: true, .. } => Failure::usage(format!("{shown} {e}"))
+            .hint("this is a public recipient; opening needs the secret identity file from `esmtp keygen`"),
+        IdentityFileError::Line { .. } => Failure::usage(format!("{shown} {e}")),
+        IdentityFileError::PassphraseNeeded => Failure::usage(format!("{shown}: {e}"))
+            .hint("run it at a terminal, where the passphrase is asked for"),
+        IdentityFileError::Protected(OpenError::NoMatchingRecipient) => {
+            Failure::new(Code::NoMatchingRecipient, format!("{shown}: {e}"))
+        }
+        IdentityFileError::Protected(open) => {
+            let failure = Failure::from(open);
+            Failure::new(failure.code, format!("{shown}: {}", failure.message()))
+        }
+        other => Failure::usage(format!("{shown}: {other}")),
+    }
+}
+
+/// Read a key slip file: the token, which may be wrapped over several lines (comments allowed).
 pub fn read_key_slip_file(path: &Path) -> Result<KeySlip> {
     let data = Zeroizing::new(read_small(path)?);
     let text = utf8(path, &data)?;
-    let mut lines = key_lines(text);
-    let Some((line, token)) = lines.next() else {
+    let token = Zeroizing::new(key_lines(text).map(|(_, l)| l).collect::<Vec<_>>().join("\n"));
+    if token.is_empty() {
         return Err(Failure::usage(format!("{}: no key slip in the file", path.display())));
-    };
-    token.parse().map_err(|e| Failure::key(format_args!("{} line {line}", path.display()), &e))
+    }
+    token.parse().map_err(|e| Failure::key(path.display(), &e))
+}
+
+/// At most this many saved key slips are read from an output directory.
+const MAX_SAVED_SLIPS: usize = 10_000;
+
+/// The key slips an earlier `fetch --out DIR` (or `read --out DIR`) saved in `dir`
+/// (`key-slip-<envelope id>.txt`), so a mail whose slip came through another mailbox opens
+/// without naming the slip. A file that does not parse is reported and skipped.
+pub fn saved_slips(dir: &Path) -> Vec<KeySlip> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut slips = Vec::new();
+    for entry in entries.flatten().take(MAX_SAVED_SLIPS) {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with("key-slip-") && name.ends_with(".txt")) {
+            continue;
+        }
+        match read_key_slip_file(&entry.path()) {
+            Ok(slip) => slips.push(slip),
+            Err(e) => eprintln!("esmtp: warning: {e} (skipped)"),
+        }
+    }
+    slips
 }
 
 /// Parse a recipient given on the command line or in a recipients file.
@@ -83,7 +125,7 @@ pub fn parse_recipient(text: &str, at: &str) -> Result<X25519Recipient> {
 }
 
 /// Every recipient of `-r` and `-R`.
-pub fn recipients(args: &[String], files: &[std::path::PathBuf]) -> Result<Vec<X25519Recipient>> {
+pub fn recipients(args: &[String], files: &[PathBuf]) -> Result<Vec<X25519Recipient>> {
     let mut out = Vec::new();
     for (n, text) in args.iter().enumerate() {
         out.push(parse_recipient(text.trim(), &format!("recipient {} (-r)", n + 1))?);
@@ -130,35 +172,67 @@ pub fn passphrase(source: &PassphraseSource) -> Result<Option<Zeroizing<String>>
     Ok(Some(secret))
 }
 
-fn no_terminal() -> Failure {
-    Failure::usage("no passphrase given and standard input is not a terminal to ask on")
-        .hint("use --passphrase-file F or --passphrase-env VAR")
+/// The passphrase to seal with: from the file or variable, or asked twice on the terminal when
+/// `prompt`.
+pub fn sealing_passphrase(source: &PassphraseSource, prompt: bool) -> Result<Option<Zeroizing<String>>> {
+    match passphrase(source)? {
+        Some(p) => Ok(Some(p)),
+        None if prompt => prompt_new_passphrase().map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Ask for a new passphrase twice on the terminal (sealing).
 pub fn prompt_new_passphrase() -> Result<Zeroizing<String>> {
-    if !std::io::stdin().is_terminal() {
-        return Err(no_terminal());
+    if !terminal_at_hand() {
+        return Err(Failure::usage("no passphrase given and no terminal to ask on")
+            .hint("use --passphrase-file F or --passphrase-env VAR"));
     }
-    let ask = |prompt: &str| {
-        rpassword::prompt_password(prompt)
-            .map(Zeroizing::new)
-            .map_err(|e| Failure::io("cannot read the passphrase from the terminal", &e))
-    };
-    let first = ask("Passphrase: ")?;
-    if first.is_empty() {
-        return Err(Failure::usage("the passphrase is empty"));
-    }
-    if *ask("Passphrase (again): ")? != *first {
+    let first = ask("Passphrase: ")?.ok_or_else(|| Failure::usage("the passphrase is empty"))?;
+    let again = ask("Passphrase (again): ")?;
+    if again.as_deref().map(String::as_str) != Some(first.as_str()) {
         return Err(Failure::usage("the passphrases differ"));
     }
     Ok(first)
 }
 
 /// A passphrase identity that asks on the terminal the first time it meets a passphrase stanza,
-/// so the prompt appears only for envelopes that need it. `None` when there is no terminal.
-pub fn prompted_passphrase() -> Option<PassphrasePrompt> {
-    std::io::stdin().is_terminal().then(|| {
-        PassphrasePrompt::new(|| rpassword::prompt_password("Passphrase: ").ok().filter(|p| !p.is_empty()))
-    })
+/// so the prompt appears only for envelopes that need it.
+fn prompted_passphrase() -> PassphrasePrompt {
+    PassphrasePrompt::new(|| ask("Passphrase: ").ok().flatten().map(|p| p.to_string()))
+}
+
+/// The opener of `-i`, `--key-slip` and the passphrase options; with none of them a terminal
+/// prompt for envelopes with a passphrase stanza, or, with `allow_empty` (fetch: key slips may
+/// arrive as mails), an empty opener, else a usage error.
+pub fn opener(keys: &KeyArgs, allow_empty: bool) -> Result<Opener> {
+    let mut opener = Opener::new();
+    let mut any = false;
+    for path in &keys.identities {
+        for entry in read_identity_file(path)? {
+            opener = match entry {
+                IdentityEntry::X25519(id) => opener.identity(id),
+                IdentityEntry::KeySlip(slip) => opener.identity(slip),
+            };
+            any = true;
+        }
+    }
+    for path in &keys.key_slips {
+        opener = opener.identity(read_key_slip_file(path)?);
+        any = true;
+    }
+    if let Some(p) = passphrase(&keys.passphrase)? {
+        opener = opener.identity(Passphrase::new(p.as_str()));
+        any = true;
+    }
+    if !any {
+        if terminal_at_hand() {
+            opener = opener.identity(prompted_passphrase());
+        } else if !allow_empty {
+            return Err(Failure::usage("nothing to open with").hint(
+                "give -i IDENTITY_FILE, --key-slip FILE, --passphrase-file F or --passphrase-env VAR",
+            ));
+        }
+    }
+    Ok(opener)
 }

@@ -4,7 +4,7 @@ use esmtp_core::mime::MimeError;
 use esmtp_transport::account_file::{self, Login};
 use esmtp_transport::{Account, Error, ErrorKind, Submitter};
 
-use crate::cli::CapabilitiesArgs;
+use crate::args_mail::CapabilitiesArgs;
 use crate::failure::{Code, Failure, Result};
 
 /// A transport error as one line and an exit code. The library's messages never hold a secret;
@@ -63,16 +63,34 @@ pub fn capabilities(args: CapabilitiesArgs) -> Result<()> {
         Failure::usage(format!("account file {}: no [smtp] server", args.account.display()))
     })?;
     let caps = Submitter::new(&account).and_then(|s| s.capabilities()).map_err(|e| transport_failure(&e))?;
+    let tls = match server.tls {
+        esmtp_transport::TlsMode::Implicit => "implicit",
+        esmtp_transport::TlsMode::StartTls => "starttls",
+    };
+    if args.json {
+        let report = serde_json::json!({
+            "server": { "host": server.host, "port": server.port, "tls": tls },
+            "size": caps.size,
+            "eight_bit_mime": caps.eight_bit_mime,
+            "smtputf8": caps.smtputf8,
+            "pipelining": caps.pipelining,
+            "auth": caps.auth,
+            "starttls": caps.starttls,
+            "dsn": caps.dsn,
+            "enhanced_status_codes": caps.enhanced_status_codes,
+            "chunking": caps.chunking,
+            "ehlo": caps.lines,
+        });
+        println!("{report}");
+        return Ok(());
+    }
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     let size = match caps.size {
         Some(0) => "yes (no fixed limit)".to_string(),
         Some(n) => format!("{n} bytes ({:.1} MiB)", n as f64 / (1024.0 * 1024.0)),
         None => "no".to_string(),
     };
-    let tls = match server.tls {
-        esmtp_transport::TlsMode::Implicit => "implicit TLS",
-        esmtp_transport::TlsMode::StartTls => "STARTTLS",
-    };
+    let tls = if tls == "implicit" { "implicit TLS" } else { "STARTTLS" };
     println!("Server               {}:{} ({tls})", server.host, server.port);
     println!("SIZE                 {size}");
     println!("8BITMIME             {}", yes_no(caps.eight_bit_mime));

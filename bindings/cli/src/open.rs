@@ -1,95 +1,97 @@
 //! `esmtp open`: authenticate and decrypt an envelope, releasing plaintext only when all of it
 //! checked.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Cursor, Read};
 
 use esmtp_core::hash::{HashAlgorithm, Hasher, to_hex};
-use esmtp_core::is_armored;
-use esmtp_core::{ArmorReader, OpenError, Opener, Passphrase, Suite};
+use esmtp_core::{ARMOR_BEGIN as BEGIN, is_armored};
+use esmtp_core::{ArmorReader, OpenError, Suite};
 
-use crate::cli::OpenArgs;
+use crate::args::OpenArgs;
 use crate::failure::{Failure, Result};
-use crate::files::{self, Output};
-use crate::keys::{self, FileIdentity};
-use crate::progress;
+use crate::files::{self, MAIL_LIMIT, Output};
+use crate::{keys, progress};
 
-/// The identities of `-i`, `--key-slip` and the passphrase options, or a terminal prompt.
-pub fn opener(
-    identity_files: &[std::path::PathBuf],
-    passphrase: &crate::cli::PassphraseSource,
-    key_slips: &[std::path::PathBuf],
-) -> Result<Opener> {
-    build_opener(identity_files, passphrase, key_slips, false)
-}
-
-/// As [`opener`], but with nothing given and no terminal, an empty opener: a fetch still lists
-/// every mail and opens those whose key slips arrive as mails of their own.
-pub fn opener_for_fetch(
-    identity_files: &[std::path::PathBuf],
-    passphrase: &crate::cli::PassphraseSource,
-    key_slips: &[std::path::PathBuf],
-) -> Result<Opener> {
-    build_opener(identity_files, passphrase, key_slips, true)
-}
-
-fn build_opener(
-    identity_files: &[std::path::PathBuf],
-    passphrase: &crate::cli::PassphraseSource,
-    key_slips: &[std::path::PathBuf],
-    allow_empty: bool,
-) -> Result<Opener> {
-    let mut opener = Opener::new();
-    let mut any = false;
-    for path in identity_files {
-        for identity in keys::read_identity_file(path)? {
-            opener = match identity {
-                FileIdentity::X25519(id) => opener.identity(id),
-                FileIdentity::Slip(slip) => opener.identity(slip),
-            };
-            any = true;
-        }
-    }
-    for path in key_slips {
-        opener = opener.identity(keys::read_key_slip_file(path)?);
-        any = true;
-    }
-    if let Some(p) = keys::passphrase(passphrase)? {
-        opener = opener.identity(Passphrase::new(p.as_str()));
-        any = true;
-    }
-    if !any {
-        match keys::prompted_passphrase() {
-            Some(prompt) => opener = opener.identity(prompt),
-            None if allow_empty => {}
-            None => {
-                return Err(Failure::usage("nothing to open with").hint(
-                    "give -i IDENTITY_FILE, --key-slip FILE, --passphrase-file F or --passphrase-env VAR",
-                ));
-            }
-        }
-    }
-    Ok(opener)
+/// What an open released.
+struct Report {
+    bytes: u64,
+    md5: Vec<u8>,
+    suite: Suite,
+    envelope_id: esmtp_core::EnvelopeId,
 }
 
 pub fn run(args: OpenArgs) -> Result<()> {
-    let opener = opener(&args.identities, &args.passphrase, &args.key_slips)?;
+    let result = open(&args);
+    if args.json {
+        let json = match &result {
+            Ok(r) => serde_json::json!({
+                "ok": true,
+                "output": args.output.as_ref().map(|p| p.display().to_string()),
+                "bytes": r.bytes,
+                "md5": to_hex(&r.md5),
+                "suite": r.suite.name(),
+                "envelope_id": r.envelope_id.to_string(),
+                // Reserved for sender signatures.
+                "signer": null,
+            }),
+            Err(f) => serde_json::json!({
+                "ok": false,
+                "error": { "code": f.code as u8, "message": f.message() },
+            }),
+        };
+        println!("{json}");
+    }
+    let report = result?;
+    if !args.quiet && !args.json {
+        eprintln!("MD5 {}  suite {}", to_hex(&report.md5), report.suite.name());
+    }
+    Ok(())
+}
+
+/// The envelope in `input`: streamed when binary or armored from the first line; read whole and
+/// searched when the armor sits inside other text (pasted in a mail, quoted by a reply).
+fn envelope_source(input: Box<dyn Read>, name: &str) -> Result<Box<dyn Read>> {
+    let mut buffered = BufReader::with_capacity(1 << 16, input);
+    let head = buffered.fill_buf().map_err(|e| Failure::io(format_args!("cannot read {name}"), &e))?;
+    if is_armored(head) {
+        return Ok(Box::new(ArmorReader::new(buffered)));
+    }
+    if !head.windows(BEGIN.len()).any(|w| w == BEGIN.as_bytes()) {
+        return Ok(Box::new(buffered));
+    }
+    let mut text = Vec::new();
+    buffered
+        .take(MAIL_LIMIT + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| Failure::io(format_args!("cannot read {name}"), &e))?;
+    if text.len() as u64 > MAIL_LIMIT {
+        return Err(Failure::usage(format!("{name}: armored text larger than {} MiB", MAIL_LIMIT >> 20)));
+    }
+    match esmtp_core::mime::extract_armor(&text) {
+        Ok(Some(envelope)) => Ok(Box::new(Cursor::new(envelope))),
+        Ok(None) => Ok(Box::new(Cursor::new(text))),
+        Err(e) => {
+            Err(Failure::from(OpenError::Malformed("armor inside the text is damaged")).hint(format!("{e}")))
+        }
+    }
+}
+
+fn open(args: &OpenArgs) -> Result<Report> {
+    // The output is checked (exists, is the input) before anything is asked or read.
+    let mut output = Output::create(args.output.as_deref(), args.input.as_deref(), args.force, true)?;
+    let out_name = output.name();
+    let opener = keys::opener(&args.keys, false)?;
     let input = files::open_input(args.input.as_deref())?;
     let bar = progress::bytes(input.len, "opening");
-    let mut buffered = BufReader::with_capacity(1 << 16, bar.wrap_read(input.reader));
     let in_name = input.name;
-    let armored =
-        is_armored(buffered.fill_buf().map_err(|e| Failure::io(format_args!("cannot read {in_name}"), &e))?);
-    let source: Box<dyn Read> =
-        if armored { Box::new(ArmorReader::new(buffered)) } else { Box::new(buffered) };
+    let source = envelope_source(Box::new(bar.wrap_read(input.reader)), &in_name)?;
 
     let result = (|| -> Result<_> {
         let mut reader = opener.open_reader(source)?;
-        let mut output = Output::create(args.output.as_deref(), true)?;
-        let out_name = output.name();
         // des-cbc-md5 envelopes carry the MD5 and the reader verifies it; for the other suites it
         // is computed here, over exactly the bytes released.
         let mut md5 = (reader.suite() != Suite::LegacyDesCbcMd5).then(|| Hasher::new(HashAlgorithm::Md5));
-        files::copy(
+        let bytes = files::copy(
             &mut reader,
             &mut output,
             |e| Failure::from(OpenError::from_io(e)),
@@ -100,7 +102,7 @@ pub fn run(args: OpenArgs) -> Result<()> {
                 }
             },
         )?;
-        let digest = match md5 {
+        let md5 = match md5 {
             Some(h) => h.finish(),
             None => reader
                 .carried_md5()
@@ -110,10 +112,8 @@ pub fn run(args: OpenArgs) -> Result<()> {
         // Everything was authenticated up to the end of the envelope: now, and only now, the
         // plaintext becomes visible.
         output.commit()?;
-        Ok((digest, reader.suite()))
+        Ok(Report { bytes, md5, suite: reader.suite(), envelope_id: reader.envelope_id() })
     })();
     bar.finish_and_clear();
-    let (digest, suite) = result?;
-    eprintln!("MD5 {}  suite {}", to_hex(&digest), suite.name());
-    Ok(())
+    result
 }

@@ -1,57 +1,116 @@
-//! Saving opened mails to disk. Names come from mail anyone could send, so every one is reduced
-//! to a plain file name inside the target directory.
+//! Saving opened mails and received key slips to disk: one home for `fetch --out`, `watch
+//! --out` and `read --out`. Names come from mail anyone could send, so every one is reduced to a
+//! plain file name inside the target directory. Every file appears only when complete
+//! ([`crate::atomic`]), so a file that exists is whole: saving again completes what an
+//! interruption left undone and never replaces anything.
 
 use std::collections::HashSet;
-use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use esmtp_core::KeySlip;
 use esmtp_core::mime::{MailHeaders, Mailbox, OpenedMail};
 
+use crate::atomic::write_new;
 use crate::failure::{Failure, Result};
-use crate::files::create_secret;
+use crate::text::{clean, utc};
+
+/// Names are cut to this many bytes (on a character boundary): file systems allow 255, and
+/// `-N` may still be added to make a name unique.
+const MAX_NAME_BYTES: usize = 200;
+/// An extension longer than this is not kept apart when a name is cut.
+const MAX_EXTENSION_BYTES: usize = 16;
 
 /// A file name that stays inside its directory: no separators, no `..`, no leading dot, no
-/// control characters, at most 120 characters; `fallback` when nothing is left.
+/// control characters, at most [`MAX_NAME_BYTES`] bytes (the extension kept when cut);
+/// `fallback` when nothing is left.
 pub fn safe_name(name: &str, fallback: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
     let cleaned: String = base
         .chars()
         .map(|c| if c.is_control() || matches!(c, ':' | '*' | '?' | '"' | '<' | '>' | '|') { '_' } else { c })
-        .take(120)
         .collect();
-    let cleaned = cleaned.trim().trim_start_matches('.').to_string();
-    if cleaned.is_empty() { fallback.to_string() } else { cleaned }
+    let cleaned = cleaned.trim().trim_start_matches('.');
+    let cut = cut_name(cleaned);
+    if cut.is_empty() { fallback.to_string() } else { cut }
 }
 
-/// Write `mail` into the new directory `target`; `Ok(false)` when it already exists.
-pub fn write_mail(target: &Path, mail: &OpenedMail) -> Result<bool> {
-    match std::fs::create_dir(target) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
-        Err(e) => return Err(Failure::write(target, &e)),
+/// `name` within [`MAX_NAME_BYTES`], cut on a character boundary, keeping a short extension.
+fn cut_name(name: &str) -> String {
+    if name.len() <= MAX_NAME_BYTES {
+        return name.to_string();
     }
+    let (stem, ext) = match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() && ext.len() < MAX_EXTENSION_BYTES => {
+            (stem, &name[stem.len()..])
+        }
+        _ => (name, ""),
+    };
+    let mut end = MAX_NAME_BYTES - ext.len();
+    while !stem.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{ext}", stem[..end].trim_end())
+}
+
+/// What saving one mail did.
+pub struct Saved {
+    pub dir: PathBuf,
+    /// Files written now.
+    pub written: usize,
+    /// Files that were there already (complete, from an earlier save).
+    pub present: usize,
+}
+
+/// Save `mail` in the directory `target` (created if needed): `message.eml`, `message.txt`,
+/// `message.html` and the attachments. Files already there are left as they are.
+pub fn write_mail(target: &Path, mail: &OpenedMail) -> Result<Saved> {
+    std::fs::create_dir_all(target).map_err(|e| Failure::write(target, &e))?;
+    let mut saved = Saved { dir: target.to_path_buf(), written: 0, present: 0 };
+    let mut put = |name: &str, data: &[u8]| -> Result<()> {
+        if write_new(&target.join(name), data)? {
+            saved.written += 1;
+        } else {
+            saved.present += 1;
+        }
+        Ok(())
+    };
     let mut taken: HashSet<String> =
         ["message.eml", "message.txt", "message.html"].iter().map(|s| s.to_string()).collect();
     // The decrypted mail exactly as sealed, for any mail program; the files below are its parts.
-    write_new(&target.join("message.eml"), &mail.inner)?;
+    put("message.eml", &mail.inner)?;
+    put("message.txt", message_text(mail).as_bytes())?;
+    if let Some(html) = &mail.html {
+        put("message.html", html.as_bytes())?;
+    }
+    // Names are made unique in the order of the parts, so a second save finds the same names.
+    for (n, attachment) in mail.attachments.iter().enumerate() {
+        let wanted = safe_name(&attachment.filename, &format!("attachment-{}", n + 1));
+        put(&unique(&wanted, &mut taken), &attachment.data)?;
+    }
+    Ok(saved)
+}
+
+/// Save a received key slip as `dir/key-slip-<envelope id>.txt` (mode 0600), for `esmtp open
+/// --key-slip`; `None` when that file was there already.
+pub fn write_key_slip(dir: &Path, slip: &KeySlip) -> Result<(PathBuf, bool)> {
+    std::fs::create_dir_all(dir).map_err(|e| Failure::write(dir, &e))?;
+    let id = slip.envelope_id();
+    let path = dir.join(format!("key-slip-{id}.txt"));
+    let text = zeroize::Zeroizing::new(format!(
+        "# esmtp key slip for envelope {id}\n# open with: esmtp read --key-slip {} MAIL.eml\n{}\n",
+        path.display(),
+        slip.to_token().as_str()
+    ));
+    let written = write_new(&path, text.as_bytes())?;
+    Ok((path, written))
+}
+
+/// The protected headers and the text, for people to read.
+pub fn message_text(mail: &OpenedMail) -> String {
     let mut text = headers_text(&mail.headers);
     text.push_str(&format!("X-Esmtp-Suite: {}\nX-Esmtp-MD5: {}\n\n", mail.suite.name(), mail.md5_hex()));
     text.push_str(mail.text.as_deref().unwrap_or(""));
-    write_new(&target.join("message.txt"), text.as_bytes())?;
-    if let Some(html) = &mail.html {
-        write_new(&target.join("message.html"), html.as_bytes())?;
-    }
-    for (n, attachment) in mail.attachments.iter().enumerate() {
-        let wanted = safe_name(&attachment.filename, &format!("attachment-{}", n + 1));
-        let name = unique(&wanted, &mut taken);
-        write_new(&target.join(name), &attachment.data)?;
-    }
-    Ok(true)
-}
-
-fn write_new(path: &Path, data: &[u8]) -> Result<()> {
-    let mut file = create_secret(path)?;
-    file.write_all(data).map_err(|e| Failure::write(path, &e))
+    text
 }
 
 /// `name`, or `name-2`, `name-3`... before the extension, whichever is free.
@@ -70,14 +129,14 @@ fn unique(name: &str, taken: &mut HashSet<String>) -> String {
 }
 
 fn mailboxes(list: &[Mailbox]) -> String {
-    list.iter().map(|m| crate::fetch::clean(&m.to_string())).collect::<Vec<_>>().join(", ")
+    list.iter().map(|m| clean(&m.to_string())).collect::<Vec<_>>().join(", ")
 }
 
-/// The protected headers, for people to read (not a wire-format header block).
-fn headers_text(h: &MailHeaders) -> String {
+/// Headers for people to read (not a wire-format header block).
+pub fn headers_text(h: &MailHeaders) -> String {
     let mut out = String::new();
     if let Some(from) = &h.from {
-        out.push_str(&format!("From: {}\n", crate::fetch::clean(&from.to_string())));
+        out.push_str(&format!("From: {}\n", clean(&from.to_string())));
     }
     if !h.to.is_empty() {
         out.push_str(&format!("To: {}\n", mailboxes(&h.to)));
@@ -86,31 +145,15 @@ fn headers_text(h: &MailHeaders) -> String {
         out.push_str(&format!("Cc: {}\n", mailboxes(&h.cc)));
     }
     if let Some(subject) = &h.subject {
-        out.push_str(&format!("Subject: {}\n", crate::fetch::clean(subject)));
+        out.push_str(&format!("Subject: {}\n", clean(subject)));
     }
     if let Some(date) = h.date {
         out.push_str(&format!("Date: {}\n", utc(date)));
     }
     if let Some(id) = &h.message_id {
-        out.push_str(&format!("Message-ID: <{}>\n", crate::fetch::clean(id)));
+        out.push_str(&format!("Message-ID: <{}>\n", clean(id)));
     }
     out
-}
-
-/// Unix seconds as `YYYY-MM-DD HH:MM:SS UTC` (days to civil date: H. Hinnant's algorithm).
-pub fn utc(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 #[cfg(test)]
@@ -132,9 +175,17 @@ mod tests {
     }
 
     #[test]
-    fn utc_dates() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+    fn long_multibyte_names_are_cut_by_bytes_on_a_character_boundary() {
+        let euros = "€".repeat(120); // 360 bytes
+        let cut = safe_name(&format!("{euros}.pdf"), "x");
+        assert!(cut.len() <= MAX_NAME_BYTES, "{}", cut.len());
+        assert!(cut.ends_with(".pdf") && cut.starts_with("€€€"), "{cut}");
+        let cut = safe_name(&euros, "x");
+        assert!(cut.len() <= MAX_NAME_BYTES && cut.chars().all(|c| c == '€'));
+        // Still short enough with a uniqueness suffix.
+        let mut taken = HashSet::new();
+        let _ = unique(&cut, &mut taken);
+        assert!(unique(&cut, &mut taken).len() <= 255);
+        assert_eq!(safe_name("short.txt", "x"), "short.txt");
     }
 }

@@ -4,18 +4,14 @@ use std::io::{IsTerminal, Read, Write};
 
 use esmtp_core::{ArmorWriter, Passphrase, Sealer};
 
-use crate::cli::SealArgs;
+use crate::args::SealArgs;
 use crate::failure::{Failure, Result};
 use crate::files::{self, Output};
 use crate::{keys, progress};
 
 pub fn run(args: SealArgs) -> Result<()> {
     let recipients = keys::recipients(&args.recipients, &args.recipients_files)?;
-    let passphrase = match keys::passphrase(&args.passphrase)? {
-        Some(p) => Some(p),
-        None if args.passphrase_prompt => Some(keys::prompt_new_passphrase()?),
-        None => None,
-    };
+    let passphrase = keys::sealing_passphrase(&args.passphrase, args.passphrase_prompt)?;
     if recipients.is_empty() && passphrase.is_none() && args.key_slip_out.is_none() {
         return Err(Failure::usage("no recipient: refusing to seal for nobody").hint(concat!(
             "give -r RECIPIENT, -R RECIPIENTS_FILE, --passphrase-file F, --passphrase-env VAR, -p ",
@@ -27,16 +23,13 @@ pub fn run(args: SealArgs) -> Result<()> {
             .hint("use --armor, -o OUT, or redirect standard output"));
     }
     if let Some(path) = &args.key_slip_out
-        && path.exists()
+        && path.symlink_metadata().is_ok()
     {
-        return Err(Failure::new(
-            crate::failure::Code::Failure,
-            format!("{} already exists", path.display()),
-        )
-        .hint("refusing to overwrite a key slip; choose another name or remove it first"));
+        return Err(Failure::exists(path, files::KEEP_HINT));
     }
+    warn_if_legacy(args.suite);
 
-    let mut sealer = Sealer::new().suite(args.suite.suite());
+    let mut sealer = Sealer::new().suite(args.suite);
     for r in recipients {
         sealer = sealer.recipient(r);
     }
@@ -47,10 +40,10 @@ pub fn run(args: SealArgs) -> Result<()> {
         sealer = sealer.key_slip();
     }
 
+    let mut output = Output::create(args.output.as_deref(), args.input.as_deref(), args.force, false)?;
     let input = files::open_input(args.input.as_deref())?;
     let bar = progress::bytes(input.len, "sealing");
     let mut reader = bar.wrap_read(input.reader);
-    let mut output = Output::create(args.output.as_deref(), false)?;
     let out_name = output.name();
     let in_name = input.name;
 
@@ -80,6 +73,17 @@ pub fn run(args: SealArgs) -> Result<()> {
         let _ = std::fs::remove_file(path);
     }
     result
+}
+
+/// The legacy suite is never chosen silently: say what it is worth, on standard error.
+pub fn warn_if_legacy(suite: esmtp_core::Suite) {
+    if suite.is_legacy() {
+        eprintln!(
+            "esmtp: warning: {suite} is of legacy strength (56-bit DES keys can be brute-forced, MD5 \
+             collisions are practical): use it to reproduce or interoperate with the paper's scheme, \
+             not to protect secrets"
+        );
+    }
 }
 
 fn write_failure(out_name: &str, e: &std::io::Error) -> Failure {

@@ -1,94 +1,96 @@
-//! `esmtp send`: seal a mail end to end, package it, submit it; optionally mail the key slip
-//! separately (the paper's flow).
+//! `esmtp send`: seal a mail end to end, package it, submit it (or write it as a draft); the key
+//! slip, if any, goes separately: mailed to another address, or to a file for another channel.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::Args;
-use esmtp_core::mime::{Attachment, MailDraft, Mailbox};
-use esmtp_core::{Passphrase, Sealer};
+use esmtp_core::mime::{self, Attachment, MailDraft, Mailbox, MimeError, PackageOptions};
+use esmtp_core::{KeySlip, Passphrase, Sealer};
 use esmtp_transport::account_file::Login;
-use esmtp_transport::{SendOptions, SubmitReply, Submitter};
+use esmtp_transport::{Account, SendOptions, SubmitReply, Submitter};
 
-use crate::cli::{PassphraseSource, SuiteArg};
-use crate::failure::{Failure, Result};
-use crate::files;
+use crate::args_mail::{SealTo, SendArgs};
+use crate::atomic::AtomicFile;
+use crate::failure::{Code, Failure, Result};
+use crate::files::{self, FORCE_HINT, KEEP_HINT, MAIL_LIMIT};
 use crate::keys;
 use crate::mail::{load_account, transport_failure};
-
-const EXAMPLES: &str = "\
-Examples:
-  esmtp send --account alice.toml --to bob@example.org -r esmtp1... --subject 'The plan' plan.txt
-  echo 'See attached.' | esmtp send --account alice.toml --to bob@example.org -R bob.pub \\
-      --attach report.pdf --subject Report
-  esmtp send --account alice.toml --to bob@example.org --suite des-cbc-md5 \\
-      --key-slip-to bob.private@example.net note.txt";
-
-/// Seal a mail end to end and submit it through the account's SMTP server.
-///
-/// The body (BODY_FILE, or standard input) is UTF-8 text; the real subject, the body and every
-/// attachment travel only inside the envelope, and the server sees `Subject: ...`. Seal to the
-/// receivers' public recipients (-r, -R), to a passphrase, and/or with --key-slip-to to a key
-/// slip that is mailed on its own to that address, the paper's flow: whoever reads both mails
-/// can open the message, so send the slip to an address only the receiver reads.
-///
-/// Prints the Message-ID and the server's reply (and those of the key-slip mail).
-#[derive(Debug, Args)]
-#[command(after_help = EXAMPLES)]
-#[command(after_long_help = format!("{EXAMPLES}\n\n{}", crate::cli::ACCOUNT_FILE_HELP))]
-pub struct SendArgs {
-    /// The account file (TOML; its fields are listed under --help)
-    #[arg(long, value_name = "FILE")]
-    pub account: PathBuf,
-    /// A receiver; repeatable
-    #[arg(long, value_name = "ADDR", required = true)]
-    pub to: Vec<String>,
-    /// A copy receiver; repeatable
-    #[arg(long, value_name = "ADDR")]
-    pub cc: Vec<String>,
-    /// A blind copy receiver (delivery only: named in no header, not even inside); repeatable
-    #[arg(long, value_name = "ADDR")]
-    pub bcc: Vec<String>,
-    /// The subject (protected: it travels inside the envelope)
-    #[arg(long, value_name = "S", default_value = "")]
-    pub subject: String,
-    /// Attach a file; repeatable
-    #[arg(long, value_name = "FILE")]
-    pub attach: Vec<PathBuf>,
-    /// The cipher suite
-    #[arg(long, value_enum, default_value_t = SuiteArg::ChaCha20Poly1305, value_name = "SUITE")]
-    pub suite: SuiteArg,
-    /// Seal to this public recipient (esmtp1...); repeatable
-    #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
-    pub recipients: Vec<String>,
-    /// Seal to every recipient listed in this file; repeatable
-    #[arg(short = 'R', long = "recipients-file", value_name = "RECIPIENTS_FILE")]
-    pub recipients_files: Vec<PathBuf>,
-    #[command(flatten)]
-    pub passphrase: PassphraseSource,
-    /// Also seal to a key slip and mail it separately to ADDR
-    #[arg(long, value_name = "ADDR")]
-    pub key_slip_to: Option<String>,
-    /// The body (standard input when omitted or `-`)
-    #[arg(value_name = "BODY_FILE")]
-    pub body: Option<PathBuf>,
-}
+use crate::seal::warn_if_legacy;
+use crate::text::clean;
 
 fn print_reply(what: &str, message_id: &str, reply: &SubmitReply) {
     println!("{what}Message-ID: <{message_id}>");
     let enhanced = reply.enhanced.as_deref().map(|e| format!("{e} ")).unwrap_or_default();
-    println!("{what}Server reply: {} {enhanced}{}", reply.code, crate::fetch::clean(&reply.text));
+    println!("{what}Server reply: {} {enhanced}{}", reply.code, clean(&reply.text));
+}
+
+/// Where a mail and its key slip go.
+pub struct Delivery<'a> {
+    /// Write the sealed mail here instead of submitting it (and whether to replace a file).
+    pub draft: Option<(&'a Path, bool)>,
+    /// Mail the key slip on its own to this address.
+    pub key_slip_to: Option<String>,
+    /// Write the key slip to this file (`-`: standard output).
+    pub key_slip_out: Option<PathBuf>,
+}
+
+impl Delivery<'_> {
+    fn wants_slip(&self) -> bool {
+        self.key_slip_to.is_some() || self.key_slip_out.is_some()
+    }
+
+    /// Refuse outputs that exist before anything is sealed or sent.
+    fn check(&self) -> Result<()> {
+        if let Some((path, false)) = self.draft
+            && path.symlink_metadata().is_ok()
+        {
+            return Err(Failure::exists(path, FORCE_HINT));
+        }
+        if let Some(path) = &self.key_slip_out
+            && !files::is_stdio(Some(path))
+            && path.symlink_metadata().is_ok()
+        {
+            return Err(Failure::exists(path, KEEP_HINT));
+        }
+        Ok(())
+    }
+}
+
+/// The sealer of `-r`, `-R`, a passphrase, and a key slip when `slip`.
+pub fn sealer(seal: &SealTo, passphrase: Option<&str>, slip: bool) -> Result<Sealer> {
+    let recipients = keys::recipients(&seal.recipients, &seal.recipients_files)?;
+    if recipients.is_empty() && passphrase.is_none() && !slip {
+        return Err(Failure::usage("no recipient to seal to: refusing to send a mail nobody can open").hint(
+            "give -r RECIPIENT, -R RECIPIENTS_FILE, --passphrase-file F, -p, --key-slip-to ADDR or --key-slip-out FILE",
+        ));
+    }
+    warn_if_legacy(seal.suite);
+    let mut sealer = Sealer::new().suite(seal.suite);
+    for r in recipients {
+        sealer = sealer.recipient(r);
+    }
+    if let Some(p) = passphrase {
+        sealer = sealer.recipient(Passphrase::new(p));
+    }
+    if slip {
+        sealer = sealer.key_slip();
+    }
+    Ok(sealer)
 }
 
 pub fn run(args: SendArgs) -> Result<()> {
-    let recipients = keys::recipients(&args.recipients, &args.recipients_files)?;
-    let passphrase = keys::passphrase(&args.passphrase)?;
-    if recipients.is_empty() && passphrase.is_none() && args.key_slip_to.is_none() {
-        return Err(Failure::usage("no recipient to seal to: refusing to send a mail nobody can open")
-            .hint("give -r RECIPIENT, -R RECIPIENTS_FILE, --passphrase-file F or --key-slip-to ADDR"));
-    }
-    let account = load_account(&args.account, Login::Needed)?;
+    let delivery = Delivery {
+        draft: args.draft.as_deref().map(|p| (p, args.force)),
+        key_slip_to: args.key_slip_to.clone(),
+        key_slip_out: args.key_slip_out.clone(),
+    };
+    delivery.check()?;
+    let passphrase = keys::sealing_passphrase(&args.passphrase, args.passphrase_prompt)?;
+    let sealer = sealer(&args.seal, passphrase.as_ref().map(|p| p.as_str()), delivery.wants_slip())?;
+    let login = if delivery.draft.is_some() { Login::NotNeeded } else { Login::Needed };
+    let account = load_account(&args.account, login)?;
 
-    let body = files::read_small(args.body.as_deref().unwrap_or(Path::new("-")))?;
+    let body = files::read_limited(args.body.as_deref().unwrap_or(Path::new("-")), MAIL_LIMIT)?;
     let body = String::from_utf8(body).map_err(|_| {
         Failure::usage("the body is not UTF-8 text").hint("send binary files with --attach FILE")
     })?;
@@ -103,28 +105,80 @@ pub fn run(args: SendArgs) -> Result<()> {
         draft = draft.bcc(Mailbox::new(bcc));
     }
     for path in &args.attach {
-        let data = files::read_small(path)?;
+        let data = files::read_limited(path, MAIL_LIMIT)?;
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         draft = draft.attachment(Attachment::new(name, "application/octet-stream", data));
     }
+    deliver(&account, draft, &sealer, &delivery)
+}
 
-    let mut sealer = Sealer::new().suite(args.suite.suite());
-    for r in recipients {
-        sealer = sealer.recipient(r);
+/// Seal, package and submit `draft` (or write it), then hand the key slip on as `delivery` says.
+pub fn deliver(account: &Account, draft: MailDraft, sealer: &Sealer, delivery: &Delivery<'_>) -> Result<()> {
+    if let Some(to) = &delivery.key_slip_to
+        && draft.smtp_recipients().iter().any(|r| r.eq_ignore_ascii_case(to))
+    {
+        eprintln!(
+            "esmtp: warning: the key slip goes to {to}, who also receives the mail: whoever can read \
+             that mailbox (or its server) holds both and can read the message"
+        );
     }
-    if let Some(p) = passphrase {
-        sealer = sealer.recipient(Passphrase::new(p.as_str()));
+    if delivery.draft.is_none() && delivery.key_slip_out.is_none() {
+        // The library's whole flow: the mail, then the key slip mailed on its own.
+        let options = SendOptions { key_slip_to: delivery.key_slip_to.clone(), ..SendOptions::default() };
+        let submitter = Submitter::new(account).map_err(|e| transport_failure(&e))?;
+        let report = submitter.send_secure(&draft, sealer, &options).map_err(|e| transport_failure(&e))?;
+        print_reply("", &report.message_id, &report.reply);
+        for slip in &report.key_slips {
+            print_reply("Key slip ", &slip.message_id, &slip.reply);
+        }
+        submitter.close();
+        return Ok(());
     }
-    if args.key_slip_to.is_some() {
-        sealer = sealer.key_slip();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mail = mime::package(&draft, sealer, &PackageOptions::new(now as i64)).map_err(packaging)?;
+    // The key slip is safe on disk (or printed) before the mail leaves: a mail whose key is lost
+    // would be worse than a slip for a mail that was not sent.
+    if let (Some(path), Some(slip)) = (&delivery.key_slip_out, &mail.key_slip) {
+        write_slip(path, slip)?;
     }
-    let options = SendOptions { key_slip_to: args.key_slip_to.clone(), ..SendOptions::default() };
-    let submitter = Submitter::new(&account).map_err(|e| transport_failure(&e))?;
-    let report = submitter.send_secure(&draft, &sealer, &options).map_err(|e| transport_failure(&e))?;
-    print_reply("", &report.message_id, &report.reply);
-    for slip in &report.key_slips {
-        print_reply("Key slip ", &slip.message_id, &slip.reply);
+    match delivery.draft {
+        Some((path, force)) => {
+            let mut file = AtomicFile::create(path, force, FORCE_HINT)?;
+            file.write_all(&mail.bytes).map_err(|e| Failure::write(path, &e))?;
+            file.commit(FORCE_HINT)?;
+            println!("Message-ID: <{}>", mail.message_id);
+            println!("Draft: {} ({} bytes, not sent)", path.display(), mail.size);
+        }
+        None => {
+            let submitter = Submitter::new(account).map_err(|e| transport_failure(&e))?;
+            let reply = submitter
+                .send_raw(&draft.from.address, &draft.smtp_recipients(), &mail.bytes)
+                .map_err(|e| transport_failure(&e))?;
+            print_reply("", &mail.message_id, &reply);
+            submitter.close();
+        }
     }
-    submitter.close();
+    Ok(())
+}
+
+fn packaging(e: MimeError) -> Failure {
+    let code = if matches!(e, MimeError::InvalidDraft(_)) { Code::Usage } else { Code::Failure };
+    Failure::new(code, format!("the mail cannot be made: {e}"))
+}
+
+/// The key slip to a file (mode 0600, never over an existing one) or standard output.
+fn write_slip(path: &Path, slip: &KeySlip) -> Result<()> {
+    let id = slip.envelope_id();
+    let token = slip.to_token();
+    if files::is_stdio(Some(path)) {
+        println!("Key slip: {}", token.as_str());
+        return Ok(());
+    }
+    let text = zeroize::Zeroizing::new(format!("# esmtp key slip for envelope {id}\n{}\n", token.as_str()));
+    files::write_secret(path, &text)?;
+    eprintln!(
+        "esmtp: key slip for envelope {id} written to {}: hand it over by another channel",
+        path.display()
+    );
     Ok(())
 }

@@ -67,7 +67,29 @@ fn a_missing_secret_matters_only_where_a_login_happens() {
         .arg(&file)
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("no-such-password"));
+        .stderr(predicate::str::contains("no-such-password"))
+        // The account file that names it, so the user knows where to fix it.
+        .stderr(predicate::str::contains("account file").and(predicate::str::contains("account.toml")));
+}
+
+#[test]
+fn paths_in_an_account_file_named_without_a_directory_are_relative_to_its_directory() {
+    let s = Scratch::new();
+    std::fs::create_dir(s.path("conf")).unwrap();
+    std::fs::create_dir(s.path("elsewhere")).unwrap();
+    s.write("conf/secret", b"hunter2-password\n");
+    s.write("conf/ca.pem", b"not a certificate\n");
+    let text =
+        format!("address = \"a@example.test\"\npassword_file = \"secret\"\nca_file = \"ca.pem\"\n{CLOSED}");
+    s.write("conf/bob.toml", text.as_bytes());
+    // A bare file name, from its own directory, and a relative path from another directory: the
+    // CA file is found (and read) either way. (The token command's directory, the other use of
+    // the file's directory, needs a login: see the lab tests.)
+    for (dir, account) in [("conf", "bob.toml"), ("elsewhere", "../conf/bob.toml")] {
+        let out = esmtp().current_dir(s.path(dir)).args(["fetch", "--account", account]).output().unwrap();
+        assert_eq!(code(&out), 2, "{dir}: {}", err(&out));
+        assert!(err(&out).contains("the CA file holds no certificate"), "{dir}: {}", err(&out));
+    }
 }
 
 #[test]

@@ -127,6 +127,7 @@ fn wait_for(user: &str, needle: &str) {
 
 /// One line of `esmtp fetch`.
 #[derive(Debug)]
+#[allow(dead_code)]
 struct Row {
     uid: String,
     kind: String,
@@ -141,7 +142,8 @@ fn rows(stdout: &[u8]) -> Vec<Row> {
         .lines()
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            assert_eq!(f.len(), 6, "six tab-separated fields: {l:?}");
+            assert_eq!(f.len(), 7, "seven tab-separated fields: {l:?}");
+            assert_eq!(f[6], "-", "SIGNER is reserved");
             Row {
                 uid: f[0].into(),
                 kind: f[1].into(),
@@ -280,7 +282,8 @@ fn send_and_fetch_over_imap_both_suites_with_attachments() {
     assert!(legacy_text.contains(&format!("Sealed the paper's way, {t}.")));
 
     // A second fetch from where the first ended has nothing new.
-    let next = err(&out).rsplit("--since-uid ").next().unwrap().trim().to_string();
+    let next: String =
+        err(&out).rsplit("--since-uid ").next().unwrap().chars().take_while(char::is_ascii_digit).collect();
     let again = esmtp()
         .args(["fetch", "--account"])
         .arg(&bob)
@@ -450,4 +453,253 @@ fn rejected_logins_are_exit_6_and_an_untrusted_server_is_exit_7() {
     let out = esmtp().args(["capabilities", "--account"]).arg(&untrusted).output().unwrap();
     assert_eq!(code(&out), 7, "{}", err(&out));
     assert!(err(&out).contains("ca_file"), "the hint names ca_file: {}", err(&out));
+}
+
+fn fetch_json(
+    account: &Path,
+    extra: &[&str],
+    state: &Path,
+    env: (&str, &str),
+) -> (std::process::Output, Vec<serde_json::Value>) {
+    let out = esmtp()
+        .args(["fetch", "--new", "--json", "--account"])
+        .arg(account)
+        .args(extra)
+        .env("XDG_STATE_HOME", state)
+        .env(env.0, env.1)
+        .output()
+        .unwrap();
+    let rows = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    (out, rows)
+}
+
+#[test]
+#[ignore = "needs the mail lab: ./scripts/test starts it"]
+fn fetch_new_remembers_where_it_ended_over_imap_and_pop3() {
+    let _turn = turn();
+    let s = Scratch::new();
+    let bob_key = s.keygen("bob.key");
+    let alice = account(&s, "alice", Tls::Implicit, Secret::File);
+    let bob = account(&s, "bob", Tls::Implicit, Secret::Env("ESMTP_TEST_BOB_PW"));
+    let state = s.path("state");
+    let env = ("ESMTP_TEST_BOB_PW", password("bob"));
+    let env = (env.0, env.1.as_str());
+    let key = s.path("bob.key").display().to_string();
+    for protocol in ["imap", "pop3"] {
+        // The first --new lists whatever is there and remembers it.
+        let (out, _) = fetch_json(&bob, &["--protocol", protocol, "-i", &key], &state, env);
+        assert!(matches!(code(&out), 0 | 3), "{protocol}: {}", err(&out));
+    }
+    assert!(state.join("esmtp/sync.toml").exists(), "the state lives in $XDG_STATE_HOME/esmtp");
+    let t = tag();
+    let ids =
+        send(&alice, &["--to", &address("bob"), "-r", &bob_key, "--subject", &format!("new {t}")], "fresh");
+    wait_for("bob", &format!("Message-ID: {}", ids[0]));
+    for protocol in ["imap", "pop3"] {
+        let (out, rows) = fetch_json(&bob, &["--protocol", protocol, "-i", &key], &state, env);
+        assert!(out.status.success(), "{protocol}: {}", err(&out));
+        // Only what arrived since: the new mail (others' tests may add theirs, never older ones).
+        let ours: Vec<&serde_json::Value> =
+            rows.iter().filter(|r| r["subject"] == format!("new {t}")).collect();
+        assert_eq!(ours.len(), 1, "{protocol}: {rows:?}");
+        let row = ours[0];
+        assert_eq!(row["kind"], "esmtp");
+        assert_eq!(row["from"], address("alice"));
+        assert_eq!(row["suite"], "chacha20-poly1305");
+        assert_eq!(row["md5"].as_str().map(str::len), Some(32));
+        assert!(row["signer"].is_null() && row["error"].is_null());
+        if protocol == "imap" {
+            assert!(row["uid"].is_u64() && row["mailbox"] == "INBOX", "{row}");
+        } else {
+            assert!(row["uidl"].is_string() && row["uid"].is_null(), "{row}");
+        }
+        let (again, rows) = fetch_json(&bob, &["--protocol", protocol, "-i", &key], &state, env);
+        assert!(again.status.success(), "{protocol}: {}", err(&again));
+        assert!(
+            !rows.iter().any(|r| r["subject"] == format!("new {t}")),
+            "{protocol}: listed twice: {rows:?}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs the mail lab: ./scripts/test starts it"]
+fn a_key_slip_sent_to_another_address_is_saved_by_fetch_and_opens_the_mail() {
+    let _turn = turn();
+    let s = Scratch::new();
+    let alice = account(&s, "alice", Tls::Implicit, Secret::File);
+    let bob = account(&s, "bob", Tls::Implicit, Secret::File);
+    let carol = account(&s, "carol", Tls::Implicit, Secret::File);
+    let since_bob = mark(&s, "bob", "imap");
+    let since_carol = mark(&s, "carol", "imap");
+    let t = tag();
+    let out = esmtp()
+        .args(["send", "--account"])
+        .arg(&alice)
+        .args(["--to", &address("bob"), "--suite", "des-cbc-md5", "--key-slip-to", &address("carol")])
+        .args(["--subject", &format!("apart {t}")])
+        .write_stdin(format!("Two mailboxes, {t}.\n"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", err(&out));
+    assert!(!err(&out).contains("also receives the mail"), "a separate address is not warned about");
+    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once("Message-ID: ").map(|(_, id)| id.trim().to_string()))
+        .collect();
+    wait_for("bob", &format!("Message-ID: {}", ids[0]));
+    wait_for("carol", &format!("Message-ID: {}", ids[1]));
+
+    // Bob alone cannot open it; the failure names the mail.
+    let out =
+        esmtp().args(["fetch", "--account"]).arg(&bob).args(["--since-uid", &since_bob]).output().unwrap();
+    assert_eq!(code(&out), 3, "{}", err(&out));
+    assert!(err(&out).contains(&format!("Message-ID {}", ids[0])), "{}", err(&out));
+    // Carol's fetch saves the slip, mode 0600, named by the envelope.
+    let slips = s.path("slips");
+    let out = esmtp()
+        .args(["fetch", "--account"])
+        .arg(&carol)
+        .args(["--since-uid", &since_carol, "--out"])
+        .arg(&slips)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", err(&out));
+    let row = rows(&out.stdout).into_iter().find(|r| r.kind == "key-slip").expect("the slip is listed");
+    let file = slips.join(format!("key-slip-{}.txt", row.md5));
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&file).expect("slip saved").permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    // With it, bob's mail opens.
+    let out = esmtp()
+        .args(["fetch", "--account"])
+        .arg(&bob)
+        .args(["--since-uid", &since_bob, "--key-slip"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", err(&out));
+    let mail = rows(&out.stdout).into_iter().find(|r| r.subject == format!("apart {t}")).expect("opened");
+    assert_eq!((mail.kind.as_str(), mail.suite.as_str()), ("esmtp", "des-cbc-md5"));
+    // Fetching into the directory that holds the saved slip opens it without naming the slip.
+    let out = esmtp()
+        .args(["fetch", "--account"])
+        .arg(&bob)
+        .args(["--since-uid", &since_bob, "--out"])
+        .arg(&slips)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", err(&out));
+    let mail = rows(&out.stdout).into_iter().find(|r| r.subject == format!("apart {t}")).expect("opened");
+    assert_eq!(mail.kind, "esmtp");
+    assert!(slips.join(format!("INBOX-{}", mail.uid)).join("message.txt").exists());
+}
+
+#[test]
+#[ignore = "needs the mail lab: ./scripts/test starts it"]
+fn watch_lists_new_mail_and_ends_cleanly_on_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    let _turn = turn();
+    let s = Scratch::new();
+    let bob_key = s.keygen("bob.key");
+    let alice = account(&s, "alice", Tls::Implicit, Secret::File);
+    let bob = account(&s, "bob", Tls::StartTls, Secret::File);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_esmtp"))
+        .args(["watch", "--json", "--account"])
+        .arg(&bob)
+        .arg("-i")
+        .arg(s.path("bob.key"))
+        .arg("--out")
+        .arg(s.path("mail"))
+        .env("XDG_STATE_HOME", s.path("state"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Standard error tells when it waits; read it on a thread.
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_line = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            if line.contains(what) {
+                return;
+            }
+        }
+        panic!("no {what:?} on standard error");
+    };
+    wait_line("waiting for new mail");
+    let t = tag();
+    let ids = send(
+        &alice,
+        &["--to", &address("bob"), "-r", &bob_key, "--subject", &format!("watched {t}")],
+        "live",
+    );
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = None;
+    while Instant::now() < deadline && seen.is_none() {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        let row: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if row["subject"] == format!("watched {t}") {
+            seen = Some(row);
+        }
+    }
+    let row = seen.unwrap_or_else(|| panic!("the new mail {} was not listed", ids[0]));
+    assert_eq!(row["kind"], "esmtp");
+    assert!(s.path("mail").join(format!("INBOX-{}", row["uid"])).join("message.eml").exists());
+    wait_line("waiting for new mail");
+    let kill = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "Ctrl-C ends watch cleanly");
+    wait_line("watch ended");
+}
+
+#[test]
+#[ignore = "needs the mail lab: ./scripts/test starts it"]
+fn a_token_command_runs_for_an_account_file_named_without_a_directory() {
+    let _turn = turn();
+    let s = Scratch::new();
+    let path = account(&s, "alice", Tls::Implicit, Secret::Token);
+    let name = path.file_name().unwrap().to_str().unwrap().to_string();
+    std::fs::create_dir(s.path("elsewhere")).unwrap();
+    for (dir, account) in
+        [(s.dir.path().to_path_buf(), name.clone()), (s.path("elsewhere"), format!("../{name}"))]
+    {
+        let out = esmtp()
+            .current_dir(&dir)
+            .args(["fetch", "--esmtp-only", "--since-uid", "4294967295", "--account", &account])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{account}: {}", err(&out));
+    }
+}
+
+#[test]
+#[ignore = "needs the mail lab: ./scripts/test starts it"]
+fn capabilities_as_json() {
+    let _turn = turn();
+    let s = Scratch::new();
+    let path = account(&s, "alice", Tls::StartTls, Secret::Env("ESMTP_TEST_UNSET_PASSWORD"));
+    let out = esmtp().args(["capabilities", "--json", "--account"]).arg(&path).output().unwrap();
+    assert!(out.status.success(), "{}", err(&out));
+    let caps: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(caps["size"], 36_700_160);
+    assert_eq!(caps["server"]["tls"], "starttls");
+    assert_eq!(caps["starttls"], true);
+    assert!(caps["auth"].as_array().unwrap().iter().any(|m| m == "XOAUTH2"), "{caps}");
+    assert!(caps["ehlo"].as_array().is_some_and(|l| !l.is_empty()));
 }

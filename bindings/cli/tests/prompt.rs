@@ -12,9 +12,13 @@ use common::Scratch;
 /// Run `args` under a pseudo-terminal, typing each answer after a pause; returns (exit code,
 /// everything the terminal showed).
 fn on_terminal(dir: &std::path::Path, args: &str, answers: &[&str]) -> (i32, String) {
-    let line = format!("{} {args}", env!("CARGO_BIN_EXE_esmtp"));
+    on_terminal_line(dir, &format!("{} {args}", env!("CARGO_BIN_EXE_esmtp")), answers)
+}
+
+/// Run a shell command line under a pseudo-terminal, as [`on_terminal`].
+fn on_terminal_line(dir: &std::path::Path, line: &str, answers: &[&str]) -> (i32, String) {
     let mut child = Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
+        .args(["-qec", line, "/dev/null"])
         .current_dir(dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -80,4 +84,56 @@ fn a_binary_envelope_is_not_written_to_a_terminal_but_armor_is() {
     let (code, shown) = on_terminal(s.dir.path(), &format!("seal -a -r {public} msg.txt"), &[]);
     assert_eq!(code, 0, "{shown}");
     assert!(shown.contains("-----BEGIN ESMTP ENVELOPE-----"), "{shown}");
+}
+
+#[test]
+fn a_passphrase_envelope_from_a_pipe_asks_on_the_terminal() {
+    let s = Scratch::new();
+    s.write("msg.txt", b"piped in\n");
+    s.write("pass.txt", b"pipe secret\n");
+    let esmtp = env!("CARGO_BIN_EXE_esmtp");
+    let out = std::process::Command::new(esmtp)
+        .args(["seal", "--passphrase-file", "pass.txt", "-a", "-o", "pass.asc", "msg.txt"])
+        .current_dir(s.dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (code, shown) =
+        on_terminal_line(s.dir.path(), &format!("cat pass.asc | {esmtp} open -o out.txt"), &["pipe secret"]);
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("Passphrase:"), "{shown}");
+    assert_eq!(s.read("out.txt"), b"piped in\n");
+}
+
+#[test]
+fn keygen_and_send_ask_twice_and_a_protected_identity_asks_once() {
+    let s = Scratch::new();
+    let (code, shown) = on_terminal(s.dir.path(), "keygen -p -o bob.key", &["id secret", "id secret"]);
+    assert_eq!(code, 0, "{shown}");
+    let public = common::public_from_stderr(shown.as_bytes());
+    assert!(String::from_utf8_lossy(&s.read("bob.key")).starts_with("-----BEGIN ESMTP ENVELOPE-----"));
+    s.write("msg.txt", b"for the protected key\n");
+    let (code, _) = on_terminal(s.dir.path(), &format!("seal -r {public} -o env msg.txt"), &[]);
+    assert_eq!(code, 0);
+    let (code, shown) = on_terminal(s.dir.path(), "open -i bob.key -o out.txt env", &["id secret"]);
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("Passphrase for bob.key:"), "{shown}");
+    assert_eq!(s.read("out.txt"), b"for the protected key\n");
+    let (code, shown) = on_terminal(s.dir.path(), "open -i bob.key -o wrong.txt env", &["not it"]);
+    assert_eq!(code, 3, "{shown}");
+    assert!(shown.contains("wrong passphrase for the identity file"), "{shown}");
+    assert!(!s.path("wrong.txt").exists());
+
+    // send -p seals to a passphrase asked twice (written as a draft: no server needed).
+    s.write("a.toml", b"address = \"a@example.test\"\npassword_env = \"UNSET\"\n[smtp]\nhost = \"127.0.0.1\"\nport = 1\ntls = \"implicit\"\n");
+    s.write("pass.txt", b"mail secret\n");
+    let (code, shown) = on_terminal(
+        s.dir.path(),
+        "send --account a.toml --to b@example.test -p --draft m.eml msg.txt",
+        &["mail secret", "mail secret"],
+    );
+    assert_eq!(code, 0, "{shown}");
+    let (code, shown) = on_terminal(s.dir.path(), "read --passphrase-file pass.txt m.eml", &[]);
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("for the protected key"), "{shown}");
 }

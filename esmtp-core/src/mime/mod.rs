@@ -67,7 +67,7 @@ pub use error::MimeError;
 pub use limits::Limits;
 pub use read::{
     EnvelopeForm, MailHeaders, MailKind, OpenedMail, PlainMail, ReadMail, ReceivedKeySlip, classify,
-    read_mail,
+    extract_armor, read_mail,
 };
 
 /// The `protocol` of the outer `multipart/encrypted` and the type of its version part.

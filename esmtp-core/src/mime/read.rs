@@ -309,9 +309,13 @@ fn check_version(body: &[u8]) -> Result<(), MimeError> {
 }
 
 /// The first armored block in `text`, decoded; `None` when there is none. Lenient about line
-/// lengths, line endings and surrounding white space (MIME.md section 5), strict about base64.
-fn extract_armor(text: &[u8]) -> Result<Option<Vec<u8>>, MimeError> {
-    let mut lines = text.split(|&b| b == b'\n').map(<[u8]>::trim_ascii);
+/// lengths, line endings, surrounding white space and the quoting of a replying mail client
+/// (`> `, `>> ` or indentation; MIME.md section 5), strict about base64.
+///
+/// # Errors
+/// [`MimeError::Malformed`] when a block starts but is not valid armor.
+pub fn extract_armor(text: &[u8]) -> Result<Option<Vec<u8>>, MimeError> {
+    let mut lines = text.split(|&b| b == b'\n').map(unquote);
     if !lines.any(|line| line == BEGIN.as_bytes()) {
         return Ok(None);
     }
@@ -329,6 +333,14 @@ fn extract_armor(text: &[u8]) -> Result<Option<Vec<u8>>, MimeError> {
         base64.extend_from_slice(line);
     }
     Err(MimeError::Malformed("armored envelope without its END line"))
+}
+
+/// A line without the quoting a mail client adds when it replies (`> `, `>> `, `> > `) or
+/// indents, and without surrounding white space. Base64 never holds `>` or blanks, so nothing
+/// of the armor is lost.
+fn unquote(line: &[u8]) -> &[u8] {
+    let start = line.iter().position(|&b| !matches!(b, b'>' | b' ' | b'\t')).unwrap_or(line.len());
+    line[start..].trim_ascii()
 }
 
 /// The envelope's own id, checked against the header's (before any key is tried).
@@ -469,6 +481,22 @@ mod tests {
             extract_armor(b"-----BEGIN ESMTP ENVELOPE-----\nRV*N\n-----END ESMTP ENVELOPE-----").is_err()
         );
         assert!(extract_armor(b"-----BEGIN ESMTP ENVELOPE-----\nRVN\n-----END ESMTP ENVELOPE-----").is_err());
+    }
+
+    #[test]
+    fn armor_quoted_by_a_replying_client_is_found() {
+        let quoted = b"On Monday Alice wrote:\n> -----BEGIN ESMTP ENVELOPE-----\n> RVNN\n>\n> VFBFTlY=\n> -----END ESMTP ENVELOPE-----\n";
+        assert_eq!(extract_armor(quoted).unwrap().unwrap(), b"ESMTPENV");
+        let twice =
+            b">> -----BEGIN ESMTP ENVELOPE-----\r\n> > RVNNVFBFTlY=\r\n>> -----END ESMTP ENVELOPE-----";
+        assert_eq!(extract_armor(twice).unwrap().unwrap(), b"ESMTPENV");
+        let indented =
+            b"    -----BEGIN ESMTP ENVELOPE-----\n\tRVNNVFBFTlY=\n    -----END ESMTP ENVELOPE-----\n";
+        assert_eq!(extract_armor(indented).unwrap().unwrap(), b"ESMTPENV");
+        assert!(
+            extract_armor(b"> -----BEGIN ESMTP ENVELOPE-----\n> RV*N\n> -----END ESMTP ENVELOPE-----")
+                .is_err()
+        );
     }
 
     #[test]

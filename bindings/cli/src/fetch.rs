@@ -1,14 +1,13 @@
 //! `esmtp fetch`: retrieve over IMAP or POP3, open every esmtp mail, list all, save on request.
 
-use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use esmtp_core::mime::{MailHeaders, OpenedMail};
 use esmtp_transport::{
-    FetchOptions, FetchScope, Fetched, ImapClient, MessageError, MessageRef, Pop3Client, Pop3FetchOptions,
-    Retrieved, SyncState,
+    FetchScope, Fetched, ImapClient, ImapFetchOptions, ImapSyncState, MessageError, MessageRef, Pop3Client,
+    Pop3FetchOptions, Pop3SyncState, Retrieved,
 };
 
 use crate::cli::PassphraseSource;
@@ -174,12 +173,12 @@ fn fetch_imap(
     scope: FetchScope,
 ) -> Fetch {
     let mut client = ImapClient::connect(account).map_err(transport)?;
-    let mut options = FetchOptions { scope, ..FetchOptions::default() };
+    let mut options = ImapFetchOptions { scope, ..ImapFetchOptions::default() };
     if let Some(last_uid) = args.since_uid {
         // The library resumes from a (UIDVALIDITY, UID) pair; a bare UID means "in the mailbox
         // as it is now".
         let state = client.examine(&args.mailbox).map_err(transport)?;
-        options.since = Some(SyncState { uid_validity: state.uid_validity, last_uid });
+        options.since = Some(ImapSyncState { uid_validity: state.uid_validity, last_uid });
     }
     let report = client.fetch_esmtp(&args.mailbox, opener, &options).map_err(transport)?;
     let _ = client.logout();
@@ -193,16 +192,13 @@ fn fetch_pop3(
     scope: FetchScope,
 ) -> Fetch {
     let mut client = Pop3Client::connect(account).map_err(transport)?;
-    let mut known = HashSet::new();
+    let mut options = Pop3FetchOptions { scope, ..Pop3FetchOptions::default() };
     if let Some(last) = args.since_uid {
-        for entry in client.entries().map_err(transport)? {
-            if entry.number <= last {
-                known.insert(entry.uidl);
-            }
-        }
+        let mut entries = client.entries().map_err(transport)?;
+        entries.retain(|e| e.number <= last);
+        options.since = Some(Pop3SyncState::after(&entries));
     }
-    let options = Pop3FetchOptions { scope, ..Pop3FetchOptions::default() };
-    let report = client.fetch_esmtp(opener, &known, &options).map_err(transport)?;
+    let report = client.fetch_esmtp(opener, &options).map_err(transport)?;
     let _ = client.quit();
     // Without deletions, POP3 numbers messages 1..n in arrival order.
     Ok((report.messages, report.uidls.len() as u32))

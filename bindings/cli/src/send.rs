@@ -7,7 +7,7 @@ use clap::Args;
 use esmtp_core::mime::{Attachment, MailDraft, Mailbox};
 use esmtp_core::{Passphrase, Sealer};
 use esmtp_transport::account_file::Login;
-use esmtp_transport::{SendOptions, SubmitReply, Submitter};
+use esmtp_transport::{SendOptions, Submit, SubmitReply, Submitter};
 
 use crate::cli::{PassphraseSource, SuiteArg};
 use crate::failure::{Failure, Result};

@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use esmtp_core::Opener;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::pairing::{self, Candidate, Source};
+use crate::pairing::{self, Candidate, Source, Take};
 use crate::retrieve::{self, Fetched, MAX_HEADER_BYTES, MessageError, MessageRef};
 
 /// A Maildir on the local file system.
@@ -143,12 +143,7 @@ struct Files {
 }
 
 impl Source for Files {
-    fn download(
-        &mut self,
-        _: &[Candidate],
-        batch: &[usize],
-        take: &mut dyn FnMut(usize, std::result::Result<&[u8], MessageError>),
-    ) -> Result<()> {
+    fn download(&mut self, _: &[Candidate], batch: &[usize], take: &mut Take<'_>) -> Result<()> {
         for &i in batch {
             match self.paths.get(i).map(fs::read) {
                 Some(Ok(raw)) => take(i, Ok(&raw)),

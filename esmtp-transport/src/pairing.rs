@@ -21,6 +21,9 @@ pub(crate) struct Candidate {
     pub(crate) info: Option<HeaderInfo>,
 }
 
+/// Takes one downloaded message (by candidate index), or that message's own failure.
+pub(crate) type Take<'a> = dyn FnMut(usize, std::result::Result<&[u8], MessageError>) + 'a;
+
 /// How a store downloads messages.
 pub(crate) trait Source {
     /// At most this many messages, and about this many bytes, per [`Source::download`].
@@ -32,12 +35,7 @@ pub(crate) trait Source {
     /// in any order. A message the store cannot give is handed over as its own error; one never
     /// handed over is reported as gone from the store. An `Err` ends the whole fetch (the
     /// session broke).
-    fn download(
-        &mut self,
-        candidates: &[Candidate],
-        batch: &[usize],
-        take: &mut dyn FnMut(usize, std::result::Result<&[u8], MessageError>),
-    ) -> Result<()>;
+    fn download(&mut self, candidates: &[Candidate], batch: &[usize], take: &mut Take<'_>) -> Result<()>;
 }
 
 /// Read every candidate with `opener` and the key slips among them; one result per candidate,
@@ -212,12 +210,7 @@ mod tests {
     }
 
     impl Source for Memory {
-        fn download(
-            &mut self,
-            candidates: &[Candidate],
-            batch: &[usize],
-            take: &mut dyn FnMut(usize, std::result::Result<&[u8], MessageError>),
-        ) -> Result<()> {
+        fn download(&mut self, candidates: &[Candidate], batch: &[usize], take: &mut Take<'_>) -> Result<()> {
             for &i in batch {
                 let MessageRef::Maildir { name } = &candidates[i].location else { unreachable!() };
                 self.downloads.push(name.clone());

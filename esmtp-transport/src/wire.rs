@@ -52,7 +52,8 @@ impl Wire {
     /// Send a line that carries a secret: the trace shows at most its first `keep` words.
     pub(crate) fn send_secret(&mut self, line: &str, keep: usize, during: &str) -> Result<()> {
         let ctl = self.control().clone();
-        ctl.redacting(keep, || self.send(line, during))
+        let _redaction = ctl.redact(keep);
+        self.send(line, during)
     }
 
     /// Write raw bytes and flush (message data).

@@ -10,7 +10,7 @@ use esmtp_core::Opener;
 use super::{ImapClient, map_imap, quoted, utf7};
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::DEFAULT_BUDGET;
-use crate::pairing::{self, Candidate, Source};
+use crate::pairing::{self, Candidate, Source, Take};
 use crate::retrieve::{self, FetchScope, Fetched, HeaderInfo, MessageError, MessageRef, Retrieved};
 
 /// UIDs per command when only small items are fetched, so command lines stay short.
@@ -367,12 +367,7 @@ impl Source for Batches<'_> {
         (self.count, self.bytes)
     }
 
-    fn download(
-        &mut self,
-        candidates: &[Candidate],
-        batch: &[usize],
-        take: &mut dyn FnMut(usize, std::result::Result<&[u8], MessageError>),
-    ) -> Result<()> {
+    fn download(&mut self, candidates: &[Candidate], batch: &[usize], take: &mut Take<'_>) -> Result<()> {
         let by_uid: HashMap<u32, usize> = batch
             .iter()
             .filter_map(|&i| match candidates[i].location {

@@ -101,7 +101,9 @@ pub(super) fn login(
     // The trace shows the tag and the command of each line, never what follows.
     let authenticate = |mechanism: &str, auth: SaslOnce, client: ::imap::Client<Channel>| {
         let during = format!("AUTHENTICATE {mechanism}");
-        let result = ctl.redacting(2, || client.authenticate(mechanism, &auth));
+        let redaction = ctl.redact(2);
+        let result = client.authenticate(mechanism, &auth);
+        drop(redaction);
         if auth.exceeded() {
             return Err(Error::new(
                 ErrorKind::Protocol,
@@ -134,8 +136,8 @@ pub(super) fn login(
                 Err(Error::new(ErrorKind::Unsupported, "the server disables LOGIN"))
             } else {
                 // LOGIN sends quoted strings; the crate refuses CR and LF in them.
-                ctl.redacting(2, || client.login(user, password.expose()))
-                    .map_err(|e| auth_failed(e, "LOGIN"))
+                let _redaction = ctl.redact(2);
+                client.login(user, password.expose()).map_err(|e| auth_failed(e, "LOGIN"))
             }
         }
     }

@@ -16,7 +16,7 @@ use imap_proto::types::NameAttribute;
 
 use crate::account::{Account, TlsMode};
 use crate::error::{Error, ErrorKind, Result, server_text};
-use crate::net::{self, Channel, Control, DEFAULT_BUDGET, map_io};
+use crate::net::{self, Channel, Control, DEFAULT_BUDGET, PREAUTH_BUDGET, map_io};
 use crate::trace::Protocol;
 pub use fetch::{ImapFetchOptions, ImapFetchReport, ImapSyncState};
 
@@ -181,7 +181,7 @@ impl ImapClient {
 
     fn start(account: &Account, channel: Channel, greeting: bool) -> Result<Self> {
         let ctl = channel.control().clone();
-        ctl.begin(DEFAULT_BUDGET);
+        ctl.begin(PREAUTH_BUDGET);
         let mut client = ::imap::Client::new(channel);
         if greeting {
             let greeting = client.read_greeting().map_err(|e| map_imap(e, "the greeting"))?;
@@ -193,9 +193,9 @@ impl ImapClient {
             }
         }
         // Capabilities learned before TLS are not trusted (RFC 3501 section 6.2.1).
-        ctl.begin(DEFAULT_BUDGET);
+        ctl.begin(PREAUTH_BUDGET);
         let caps = capability_set(&client.capabilities().map_err(|e| map_imap(e, "CAPABILITY"))?);
-        ctl.begin(DEFAULT_BUDGET);
+        ctl.begin(PREAUTH_BUDGET);
         let session = login::login(account, client, &caps, &ctl)?;
         let mut this = ImapClient { session, ctl, capabilities: HashSet::new(), idle_renewal: IDLE_RENEW };
         // Servers announce more after login.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rustls::StreamOwned;
 
-use super::{Channel, Control, DEFAULT_BUDGET, Io, map_io};
+use super::{Channel, Control, Io, PREAUTH_BUDGET, map_io};
 use crate::account::{Account, ServerSettings, TlsMode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::tls::Trust;
@@ -24,7 +24,7 @@ const GREETING_PROBE: Duration = Duration::from_secs(2);
 /// STARTTLS the result is the plaintext phase, with the server's greeting on its way.
 pub(crate) fn connect(account: &Account, server: &ServerSettings, protocol: Protocol) -> Result<Wire> {
     let ctl = Control::for_account(account, protocol);
-    ctl.begin(DEFAULT_BUDGET);
+    ctl.begin(PREAUTH_BUDGET);
     let mode = match server.tls {
         TlsMode::Implicit => "implicit TLS",
         TlsMode::StartTls => "STARTTLS",
@@ -191,7 +191,7 @@ pub(crate) fn over_stream(
     stream: impl Read + Write + Send + 'static,
 ) -> Wire {
     let ctl = Control::for_account(account, protocol);
-    ctl.begin(DEFAULT_BUDGET);
+    ctl.begin(PREAUTH_BUDGET);
     ctl.note("over a caller's stream");
     let mut channel = Channel::from_stream(stream, ctl);
     channel.io_timeout = account.timeout;

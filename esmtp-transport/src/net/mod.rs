@@ -22,6 +22,10 @@ pub(crate) use connect::{connect, over_stream};
 /// listings of millions of messages. Message downloads get a budget from their size instead.
 pub(crate) const DEFAULT_BUDGET: u64 = 64 << 20;
 
+/// What a server may send before the login is through (greeting, capabilities, the SASL
+/// exchange): none of it is ever large.
+pub(crate) const PREAUTH_BUDGET: u64 = 1 << 20;
+
 const NO_DEADLINE: u64 = u64::MAX;
 const NO_REDACTION: usize = usize::MAX;
 
@@ -111,12 +115,11 @@ impl Control {
         self.budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| left.checked_sub(bytes)).is_ok()
     }
 
-    /// Run `f` with written lines traced as at most `keep` leading words and `<redacted>`.
-    pub(crate) fn redacting<R>(&self, keep: usize, f: impl FnOnce() -> R) -> R {
+    /// Until the guard is dropped, written lines are traced as at most `keep` leading words and
+    /// `<redacted>`.
+    pub(crate) fn redact(&self, keep: usize) -> Redaction<'_> {
         self.redact.store(keep, Ordering::Relaxed);
-        let result = f();
-        self.redact.store(NO_REDACTION, Ordering::Relaxed);
-        result
+        Redaction(self)
     }
 
     /// A remark in the trace.
@@ -144,6 +147,15 @@ impl Control {
         if let Some(t) = &self.tracer {
             t.lock().unwrap_or_else(|p| p.into_inner()).finish();
         }
+    }
+}
+
+/// Redaction of written lines in the trace, while it lives.
+pub(crate) struct Redaction<'a>(&'a Control);
+
+impl Drop for Redaction<'_> {
+    fn drop(&mut self) {
+        self.0.redact.store(NO_REDACTION, Ordering::Relaxed);
     }
 }
 

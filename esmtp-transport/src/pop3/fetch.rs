@@ -12,7 +12,7 @@ use super::wire::{MAX_LINE, read_multiline};
 use super::{Pop3Client, Pop3Entry, expect_ok, retr_limit};
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::DEFAULT_BUDGET;
-use crate::pairing::{self, Candidate, Source};
+use crate::pairing::{self, Candidate, Source, Take};
 use crate::retrieve::{self, FetchScope, Fetched, MAX_HEADER_BYTES, MessageError, MessageRef};
 
 /// How [`Pop3Client::fetch_esmtp`] downloads each message.
@@ -174,12 +174,7 @@ struct Downloads<'a> {
 }
 
 impl Source for Downloads<'_> {
-    fn download(
-        &mut self,
-        candidates: &[Candidate],
-        batch: &[usize],
-        take: &mut dyn FnMut(usize, std::result::Result<&[u8], MessageError>),
-    ) -> Result<()> {
+    fn download(&mut self, candidates: &[Candidate], batch: &[usize], take: &mut Take<'_>) -> Result<()> {
         for &i in batch {
             let MessageRef::Pop3 { number, .. } = candidates[i].location else { continue };
             self.used_retr |= !self.top;
@@ -256,7 +251,7 @@ impl Pop3Client {
                     out.push(candidate(e, None));
                     continue;
                 }
-                let limit = retr_limit(e.size).min(MAX_HEADER_BYTES).max(MAX_LINE);
+                let limit = retr_limit(e.size).clamp(MAX_LINE, MAX_HEADER_BYTES);
                 let mut head = Vec::new();
                 read_multiline(&mut self.wire, limit, limit, &mut head, "TOP")?;
                 let info = retrieve::header_info(&head);

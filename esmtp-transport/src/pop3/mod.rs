@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 
 use crate::account::{Account, PasswordMechanism, SessionSecret, TlsMode};
 use crate::error::{Error, ErrorKind, Result, server_text};
-use crate::net::{self, DEFAULT_BUDGET};
+use crate::net::{self, DEFAULT_BUDGET, PREAUTH_BUDGET};
 use crate::retrieve;
 use crate::sasl;
 use crate::trace::Protocol;
@@ -27,7 +27,7 @@ fn retr_limit(listed: u64) -> usize {
     usize::try_from(limit).unwrap_or(usize::MAX)
 }
 
-/// The most a listing (LIST, UIDL, CAPA) may take: 64 MiB holds millions of entries.
+/// The most a listing (LIST, UIDL) may take: 64 MiB holds millions of entries.
 const MAX_LISTING: usize = 64 << 20;
 
 /// A message as LIST and UIDL report it.
@@ -95,13 +95,16 @@ fn expect_ok(wire: &mut Wire, during: &str) -> Result<String> {
     }
 }
 
+/// The most a CAPA listing may take: a few dozen short lines in practice.
+const MAX_CAPA: usize = 64 * 1024;
+
 fn capa(wire: &mut Wire) -> Result<Option<Vec<String>>> {
-    wire.control().begin(DEFAULT_BUDGET);
+    wire.control().begin(PREAUTH_BUDGET);
     wire.send("CAPA", "CAPA")?;
     match read_status(wire, "CAPA")? {
         Status::Ok(_) => {
             let mut body = Vec::new();
-            read_multiline(wire, MAX_LINE, MAX_LISTING, &mut body, "CAPA")?;
+            read_multiline(wire, MAX_LINE, MAX_CAPA, &mut body, "CAPA")?;
             Ok(Some(
                 String::from_utf8_lossy(&body)
                     .lines()
@@ -183,7 +186,7 @@ impl Pop3Client {
 
     fn login(&mut self, account: &Account) -> Result<()> {
         let user = account.username();
-        self.wire.control().begin(DEFAULT_BUDGET);
+        self.wire.control().begin(PREAUTH_BUDGET);
         match account.credentials.resolve()? {
             SessionSecret::OAuth2(token) => {
                 if self.sasl_offers("XOAUTH2") == Some(false) {
@@ -431,7 +434,7 @@ fn stls(mut wire: Wire) -> Result<crate::net::Channel> {
     {
         return Err(Error::new(ErrorKind::Tls, "the server does not offer STLS"));
     }
-    wire.control().begin(DEFAULT_BUDGET);
+    wire.control().begin(PREAUTH_BUDGET);
     wire.send("STLS", "STLS")?;
     match read_status(&mut wire, "STLS")? {
         Status::Ok(_) => wire.into_inner(),

@@ -215,7 +215,12 @@ impl SmtpConn {
         };
         self.wire.control().begin(DEFAULT_BUDGET);
         let result = (|| {
-            self.wire.send_secret(first, 2, "AUTH")?;
+            // `AUTH <mechanism> <initial response>`: the response is the secret.
+            if first.split_ascii_whitespace().count() > 2 {
+                self.wire.send_secret(first, 2, "AUTH")?;
+            } else {
+                self.wire.send(first, "AUTH")?;
+            }
             let mut answers = answers.iter();
             let mut extra = sasl::MAX_CHALLENGES.saturating_sub(1);
             loop {

@@ -67,6 +67,42 @@ impl Peer {
         }
     }
 
+    /// The next command of an IMAP client: its tag and the rest of the line.
+    pub fn command(&mut self) -> (String, String) {
+        let line = self.next_line().expect("an IMAP command");
+        let (tag, rest) = line.split_once(' ').expect("tagged");
+        (tag.to_string(), rest.to_string())
+    }
+
+    /// The next IMAP command, which must start with `prefix`; returns its tag.
+    pub fn imap(&mut self, prefix: &str) -> String {
+        let (tag, rest) = self.command();
+        assert!(rest.starts_with(prefix), "expected {prefix:?}, client sent {rest:?}");
+        tag
+    }
+
+    /// An IMAP literal: `{n}` CRLF and the bytes.
+    pub fn literal(&mut self, bytes: &[u8]) {
+        self.send(&format!("{{{}}}\r\n", bytes.len()));
+        self.send_bytes(bytes);
+    }
+
+    /// A POP3 multi-line body: dot-stuffed, ended by the lone dot.
+    pub fn multiline(&mut self, bytes: &[u8]) {
+        let mut out = Vec::new();
+        for line in bytes.split_inclusive(|&b| b == b'\n') {
+            if line.starts_with(b".") {
+                out.push(b'.');
+            }
+            out.extend_from_slice(line);
+        }
+        if !out.ends_with(b"\r\n") {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+        self.send_bytes(&out);
+    }
+
     /// The first byte the client sends, raw.
     pub fn first_byte(&mut self) -> Option<u8> {
         let mut b = [0u8; 1];
@@ -160,12 +196,21 @@ pub fn account() -> AccountBuilder {
         .deadline(Duration::from_secs(20))
 }
 
+/// An account for the scripted servers with an OAuth2 token instead of a password.
+pub fn token_account(token: &str) -> AccountBuilder {
+    Account::builder(USER, Credentials::OAuth2Token(Secret::new(token)))
+        .timeout(Duration::from_secs(10))
+        .deadline(Duration::from_secs(20))
+}
+
 /// The same with a trace collected into the returned value.
 pub fn traced(builder: AccountBuilder) -> (Account, Trace) {
     let trace = Trace::default();
     let sink = trace.0.clone();
     let account = builder
-        .trace(Arc::new(move |p: Protocol, d: Direction, l: &str| sink.lock().unwrap().push((p, d, l.to_string()))))
+        .trace(Arc::new(move |p: Protocol, d: Direction, l: &str| {
+            sink.lock().unwrap().push((p, d, l.to_string()))
+        }))
         .build()
         .unwrap();
     (account, trace)

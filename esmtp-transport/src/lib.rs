@@ -55,7 +55,6 @@ mod sasl;
 mod smtp;
 mod tls;
 mod trace;
-mod wire;
 
 pub use account::{
     Account, AccountBuilder, Credentials, DEFAULT_DEADLINE, DEFAULT_TIMEOUT, MAX_TIMEOUT,

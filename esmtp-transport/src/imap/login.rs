@@ -10,10 +10,10 @@ use zeroize::Zeroizing;
 use super::map_imap;
 use crate::account::{Account, PasswordMechanism, SessionSecret};
 use crate::error::{Error, ErrorKind, Result};
+use crate::net::Wire;
 use crate::net::{Channel, Control};
 use crate::pop3::wire::MAX_LINE;
 use crate::sasl;
-use crate::wire::Wire;
 
 /// One SASL response, sent once: a server that answers with another challenge (XOAUTH2 does,
 /// with its error details) gets the empty response it expects before its NO.

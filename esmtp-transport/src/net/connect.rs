@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use rustls::StreamOwned;
 
+use super::Wire;
 use super::{Channel, Control, Io, PREAUTH_BUDGET, map_io};
 use crate::account::{Account, ServerSettings, TlsMode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::tls::Trust;
 use crate::trace::Protocol;
-use crate::wire::Wire;
 
 /// How long a STARTTLS port may stay silent before it is checked for implicit TLS. Plain-text
 /// servers greet at once; one that is only slow costs a second connection, nothing more.

@@ -4,6 +4,7 @@
 //! exchange, and the protocol trace with secrets redacted.
 
 mod connect;
+pub(crate) mod wire;
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -17,6 +18,7 @@ use crate::account::{Account, transfer_deadline};
 use crate::error::{Error, ErrorKind};
 use crate::trace::{Protocol, Tracer};
 pub(crate) use connect::{connect, over_stream};
+pub(crate) use wire::Wire;
 
 /// How much one ordinary command exchange may return before the server is cut off: 64 MiB holds
 /// listings of millions of messages. Message downloads get a budget from their size instead.

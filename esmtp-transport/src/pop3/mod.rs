@@ -12,11 +12,11 @@ use std::io::{Read, Write};
 
 use crate::account::{Account, PasswordMechanism, SessionSecret, TlsMode};
 use crate::error::{Error, ErrorKind, Result, server_text};
+use crate::net::Wire;
 use crate::net::{self, DEFAULT_BUDGET, PREAUTH_BUDGET};
 use crate::retrieve;
 use crate::sasl;
 use crate::trace::Protocol;
-use crate::wire::Wire;
 pub use fetch::{Pop3Download, Pop3FetchOptions, Pop3FetchReport, Pop3SyncState};
 use wire::{MAX_LINE, Status, read_multiline, read_status};
 

@@ -2,7 +2,7 @@
 //! multi-line responses with dot-unstuffing, all with bounded line and total lengths.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::wire::Wire;
+use crate::net::Wire;
 
 /// The longest status or listing line accepted, CRLF included. RFC 2449 allows 512 octets for a
 /// response; some servers send longer text, so there is room, but a line never grows unbounded.
@@ -110,7 +110,7 @@ pub(crate) fn parse_listing(line: &[u8]) -> Option<(u32, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::testing::wire;
+    use crate::net::wire::testing::wire;
 
     #[test]
     fn status_lines() {

@@ -21,10 +21,10 @@ use lettre::transport::smtp::response::Response;
 use super::reply::{Capabilities, enhanced_code};
 use crate::account::{Account, ServerSettings, TlsMode};
 use crate::error::{Error, ErrorKind, Result, server_text};
+use crate::net::Wire;
 use crate::net::{self, DEFAULT_BUDGET};
 use crate::sasl;
 use crate::trace::Protocol;
-use crate::wire::Wire;
 
 /// The longest reply line accepted, CRLF included (RFC 5321 section 4.5.3.1.5 says 512; some
 /// servers send more text, so there is room, but never without bound).
@@ -302,7 +302,7 @@ impl SmtpConn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::testing::wire;
+    use crate::net::wire::testing::wire;
 
     #[test]
     fn replies_parse_single_multi_and_bare_code_lines() {

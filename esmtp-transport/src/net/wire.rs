@@ -4,8 +4,8 @@
 use std::io::{BufRead, BufReader, Write};
 use std::sync::Arc;
 
+use super::{Channel, Control, map_io};
 use crate::error::{Error, ErrorKind, Result};
-use crate::net::{Channel, Control, map_io};
 
 /// A buffered session stream that writes through.
 pub(crate) struct Wire {

@@ -10,9 +10,8 @@ use zeroize::Zeroizing;
 use super::map_imap;
 use crate::account::{Account, PasswordMechanism, SessionSecret};
 use crate::error::{Error, ErrorKind, Result};
-use crate::net::Wire;
-use crate::net::{Channel, Control};
-use crate::pop3::wire::MAX_LINE;
+use crate::net::wire::MAX_LINE;
+use crate::net::{Channel, Control, Wire};
 use crate::sasl;
 
 /// One SASL response, sent once: a server that answers with another challenge (XOAUTH2 does,

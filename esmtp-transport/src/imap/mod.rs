@@ -170,7 +170,9 @@ impl ImapClient {
     /// A session over `stream`, used as it is: the server's greeting comes first, then the
     /// capabilities and the login of [`ImapClient::connect`]. No TLS is added: the stream must
     /// already be protected (a TLS session of the caller's, a local socket), or be a test's.
-    /// The account's servers are not used; its credentials, timeouts and trace are.
+    /// The account's servers are not used; its credentials, deadline and trace are. The deadline
+    /// is checked before each read and write; a read that blocks forever can only be ended by
+    /// the stream itself (set its timeouts).
     ///
     /// # Errors
     /// As [`ImapClient::connect`].
@@ -280,7 +282,7 @@ impl ImapClient {
     /// # Errors
     /// [`ErrorKind::Permanent`] when the mailbox does not exist or the server refuses the message.
     pub fn append(&mut self, mailbox: &str, message: &[u8]) -> Result<()> {
-        self.ctl.begin(DEFAULT_BUDGET);
+        self.ctl.begin_transfer(message.len() as u64, DEFAULT_BUDGET);
         // The crate puts the name between quotes without escaping it: hand it the escaped inside.
         let name = quoted(&utf7::encode(mailbox))?;
         let inner = &name[1..name.len() - 1];

@@ -7,6 +7,11 @@ use std::sync::Arc;
 use super::{Channel, Control, map_io};
 use crate::error::{Error, ErrorKind, Result};
 
+/// The longest status or listing line accepted, CRLF included. RFC 2449 allows 512 octets for a
+/// POP3 response, RFC 3501 no limit for IMAP; some servers send longer text, so there is room,
+/// but a line never grows unbounded.
+pub(crate) const MAX_LINE: usize = 8 * 1024;
+
 /// A buffered session stream that writes through.
 pub(crate) struct Wire {
     reader: BufReader<Channel>,

@@ -143,7 +143,9 @@ impl Pop3Client {
     /// A session over `stream`, used as it is: the server's greeting comes first, then CAPA and
     /// the login of [`Pop3Client::connect`]. No TLS is added: the stream must already be
     /// protected (a TLS session of the caller's, a local socket), or be a test's. The account's
-    /// servers are not used; its credentials, timeouts and trace are.
+    /// servers are not used; its credentials, deadline and trace are. The deadline is checked
+    /// before each read and write; a read that blocks forever can only be ended by the stream
+    /// itself (set its timeouts).
     ///
     /// # Errors
     /// As [`Pop3Client::connect`].

@@ -4,9 +4,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::Wire;
 
-/// The longest status or listing line accepted, CRLF included. RFC 2449 allows 512 octets for a
-/// response; some servers send longer text, so there is room, but a line never grows unbounded.
-pub(crate) const MAX_LINE: usize = 8 * 1024;
+pub(crate) use crate::net::wire::MAX_LINE;
 
 /// A positive or negative status line.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -134,7 +134,8 @@ impl Submitter {
     /// comes first, then EHLO and AUTH as over the network. No TLS is added: the stream must
     /// already be protected (a TLS session of the caller's, a local socket), or be a test's.
     /// Once that session has ended (or [`Submitter::capabilities`] used it), further sends fail
-    /// with [`ErrorKind::Connection`].
+    /// with [`ErrorKind::Connection`]. The deadline is checked before each read and write; a read
+    /// that blocks forever can only be ended by the stream itself (set its timeouts).
     pub fn from_stream(account: &Account, stream: impl Read + Write + Send + 'static) -> Self {
         Submitter::with_origin(account, Origin::Stream(Mutex::new(Some(Box::new(stream)))))
     }

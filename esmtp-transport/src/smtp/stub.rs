@@ -139,6 +139,14 @@ mod tests {
     }
 
     #[test]
+    fn submitters_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<StubSubmitter>();
+        check::<super::super::Submitter>();
+        check::<crate::Account>();
+    }
+
+    #[test]
     fn submitters_are_object_safe() {
         let stub = StubSubmitter::new();
         let dynamic: &dyn Submit = &stub;

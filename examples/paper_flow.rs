@@ -13,7 +13,6 @@
 //! With `--account`, the mail goes to `--to` (default: the account's own address) and is read back
 //! from the account's own mailbox, so sender and receiver are the same real account.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -22,8 +21,9 @@ use esmtp_core::mime::{self, Attachment, MailDraft, Mailbox, PackageOptions};
 use esmtp_core::{Opener, Sealer, Suite};
 use esmtp_transport::account_file::{self, Login};
 use esmtp_transport::{
-    Account, Credentials, FetchOptions, Fetched, ImapClient, Maildir, Pop3Client, Pop3FetchOptions,
-    Retrieved, Secret, SendOptions, ServerSettings, Submitter, SyncState, TlsMode,
+    Account, Credentials, Fetched, ImapClient, ImapFetchOptions, ImapSyncState, Maildir, Pop3Client,
+    Pop3FetchOptions, Pop3SyncState, Retrieved, Secret, SendOptions, ServerSettings, Submit, Submitter,
+    TlsMode,
 };
 
 type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
@@ -188,15 +188,15 @@ fn round(mode: &Mode, suite: Suite) -> Fallible<()> {
             let before = imap.examine("INBOX")?;
             let since = before
                 .uid_next
-                .map(|next| SyncState { uid_validity: before.uid_validity, last_uid: next - 1 });
-            let known_uidls: HashSet<String> = match receiver.pop3() {
+                .map(|next| ImapSyncState { uid_validity: before.uid_validity, last_uid: next - 1 });
+            let pop3_since = match receiver.pop3() {
                 Some(_) => {
                     let mut pop3 = Pop3Client::connect(receiver)?;
-                    let uidls = pop3.uidl()?.into_iter().map(|(_, uidl)| uidl).collect();
+                    let state = Pop3SyncState::after(&pop3.entries()?);
                     let _ = pop3.quit();
-                    uidls
+                    Some(state)
                 }
-                None => HashSet::new(),
+                None => None,
             };
             let submitter = Submitter::new(sender)?;
             let smtp = sender.smtp().ok_or("no SMTP server")?;
@@ -225,7 +225,7 @@ fn round(mode: &Mode, suite: Suite) -> Fallible<()> {
             }
             step(6, "the receiving server stores both in bob's INBOX");
             std::thread::sleep(Duration::from_secs(1));
-            let options = FetchOptions { since, ..FetchOptions::default() };
+            let options = ImapFetchOptions { since, ..ImapFetchOptions::default() };
             let mut report_imap = imap.fetch_esmtp("INBOX", &Opener::new(), &options)?;
             for _ in 0..20 {
                 if report_imap.messages.iter().any(|m| matches!(&m.result, Ok(Retrieved::Opened { mail, .. }) if mail.envelope_id == report.envelope_id)) {
@@ -238,7 +238,8 @@ fn round(mode: &Mode, suite: Suite) -> Fallible<()> {
             check(&report_imap.messages, &report.envelope_id, &body, "IMAP")?;
             if receiver.pop3().is_some() {
                 let mut pop3 = Pop3Client::connect(receiver)?;
-                let pop = pop3.fetch_esmtp(&Opener::new(), &known_uidls, &Pop3FetchOptions::default())?;
+                let options = Pop3FetchOptions { since: pop3_since, ..Pop3FetchOptions::default() };
+                let pop = pop3.fetch_esmtp(&Opener::new(), &options)?;
                 let _ = pop3.quit();
                 check(&pop.messages, &report.envelope_id, &body, "POP3")?;
             }

@@ -7,6 +7,8 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::tls::Trust;
+use crate::trace::ProtocolTrace;
 
 /// A password or access token. Zeroized on drop; `Debug` never prints it.
 #[derive(Clone)]
@@ -32,6 +34,21 @@ impl fmt::Debug for Secret {
 
 /// Supplies fresh OAuth2 access tokens, for long-lived applications whose tokens expire (Gmail's
 /// last about an hour). Called before every new authentication.
+///
+/// A trait object with owned results, so a foreign language can implement it (bindings wrap it);
+/// closures implement it too:
+///
+/// ```
+/// use std::sync::Arc;
+/// use esmtp_transport::{Credentials, Secret};
+///
+/// let provider = || -> Result<Secret, String> {
+///     // Ask a token helper, refresh with a stored refresh token, ...
+///     Ok(Secret::new("ya29.a0Af..."))
+/// };
+/// let credentials = Credentials::OAuth2Provider(Arc::new(provider));
+/// # let _ = credentials;
+/// ```
 pub trait TokenProvider: Send + Sync {
     /// A currently valid access token.
     ///
@@ -130,8 +147,10 @@ impl ServerSettings {
     }
 }
 
-/// A mail account: address, login, and the submission and retrieval servers.
-#[derive(Debug, Clone)]
+/// A mail account: address, login, the submission and retrieval servers, whom TLS trusts, and
+/// how long the network may take. Built by [`AccountBuilder::build`], which parses the CA
+/// certificates once for every later session.
+#[derive(Clone)]
 pub struct Account {
     pub(crate) address: String,
     pub(crate) username: String,
@@ -140,11 +159,49 @@ pub struct Account {
     pub(crate) smtp: Option<ServerSettings>,
     pub(crate) imap: Option<ServerSettings>,
     pub(crate) pop3: Option<ServerSettings>,
-    pub(crate) extra_roots_pem: Vec<Vec<u8>>,
+    pub(crate) trust: Trust,
     pub(crate) timeout: Duration,
+    pub(crate) deadline: Duration,
     pub(crate) password_mechanism: PasswordMechanism,
-    pub(crate) dangerous_accept_invalid_certs: bool,
     pub(crate) dangerous_allow_any_from: bool,
+    pub(crate) trace: Option<Arc<dyn ProtocolTrace>>,
+}
+
+impl fmt::Debug for Account {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Account")
+            .field("address", &self.address)
+            .field("username", &self.username)
+            .field("credentials", &self.credentials)
+            .field("aliases", &self.aliases)
+            .field("smtp", &self.smtp)
+            .field("imap", &self.imap)
+            .field("pop3", &self.pop3)
+            .field("trust", &self.trust)
+            .field("timeout", &self.timeout)
+            .field("deadline", &self.deadline)
+            .field("password_mechanism", &self.password_mechanism)
+            .field("dangerous_allow_any_from", &self.dangerous_allow_any_from)
+            .field("trace", &self.trace.is_some())
+            .finish()
+    }
+}
+
+/// The I/O timeout when none is set: how long one read or write may wait.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The deadline of one command exchange when none is set.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(120);
+/// The most the I/O timeout and the deadline can be; larger values are taken as this.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Bulk transfers get one more second of deadline per this many bytes (a floor of 32 KiB/s).
+pub const TRANSFER_BYTES_PER_SECOND: u64 = 32 * 1024;
+/// The most any one operation's deadline can be, also for the largest transfer.
+pub const MAX_TRANSFER_DEADLINE: Duration = Duration::from_secs(4 * 3600);
+
+/// The deadline for an exchange that moves about `bytes`: `base`, plus a second per
+/// [`TRANSFER_BYTES_PER_SECOND`], at most [`MAX_TRANSFER_DEADLINE`].
+pub(crate) fn transfer_deadline(base: Duration, bytes: u64) -> Duration {
+    base.saturating_add(Duration::from_secs(bytes / TRANSFER_BYTES_PER_SECOND)).min(MAX_TRANSFER_DEADLINE)
 }
 
 impl Account {
@@ -152,20 +209,20 @@ impl Account {
     pub fn builder(address: impl Into<String>, credentials: Credentials) -> AccountBuilder {
         let address = address.into();
         AccountBuilder {
-            account: Account {
-                username: address.clone(),
-                address,
-                credentials,
-                aliases: Vec::new(),
-                smtp: None,
-                imap: None,
-                pop3: None,
-                extra_roots_pem: Vec::new(),
-                timeout: Duration::from_secs(30),
-                password_mechanism: PasswordMechanism::Any,
-                dangerous_accept_invalid_certs: false,
-                dangerous_allow_any_from: false,
-            },
+            username: address.clone(),
+            address,
+            credentials,
+            aliases: Vec::new(),
+            smtp: None,
+            imap: None,
+            pop3: None,
+            extra_roots_pem: Vec::new(),
+            timeout: DEFAULT_TIMEOUT,
+            deadline: DEFAULT_DEADLINE,
+            password_mechanism: PasswordMechanism::Any,
+            dangerous_accept_invalid_certs: false,
+            dangerous_allow_any_from: false,
+            trace: None,
         }
     }
 
@@ -203,9 +260,15 @@ impl Account {
         self.pop3.as_ref()
     }
 
-    /// The I/O timeout for every network operation.
+    /// The I/O timeout: how long one read or write may wait for the server.
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// The deadline of one command exchange (bulk transfers get more, see
+    /// [`AccountBuilder::deadline`]).
+    pub fn deadline(&self) -> Duration {
+        self.deadline
     }
 
     /// Whether `from` may be used as the sender: the account's address or an alias
@@ -218,90 +281,190 @@ impl Account {
 
 /// Builds an [`Account`]; every method consumes and returns the builder, [`AccountBuilder::build`]
 /// checks it.
-#[derive(Debug, Clone)]
+///
+/// ```
+/// use std::time::Duration;
+/// use esmtp_transport::{Account, Credentials, Secret, ServerSettings, TlsMode};
+///
+/// let account = Account::builder("alice@example.org", Credentials::Password(Secret::new("pw")))
+///     .smtp(ServerSettings::new("mail.example.org", 587, TlsMode::StartTls))
+///     .imap(ServerSettings::new("mail.example.org", 993, TlsMode::Implicit))
+///     .timeout(Duration::from_secs(20))
+///     .deadline(Duration::from_secs(60))
+///     .build()?;
+/// assert_eq!(account.deadline(), Duration::from_secs(60));
+/// # Ok::<(), esmtp_transport::Error>(())
+/// ```
+#[derive(Clone)]
 pub struct AccountBuilder {
-    account: Account,
+    address: String,
+    username: String,
+    credentials: Credentials,
+    aliases: Vec<String>,
+    smtp: Option<ServerSettings>,
+    imap: Option<ServerSettings>,
+    pop3: Option<ServerSettings>,
+    extra_roots_pem: Vec<Vec<u8>>,
+    timeout: Duration,
+    deadline: Duration,
+    password_mechanism: PasswordMechanism,
+    dangerous_accept_invalid_certs: bool,
+    dangerous_allow_any_from: bool,
+    trace: Option<Arc<dyn ProtocolTrace>>,
+}
+
+impl fmt::Debug for AccountBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccountBuilder").field("address", &self.address).finish_non_exhaustive()
+    }
 }
 
 impl AccountBuilder {
     /// The login name, when it differs from the address.
     pub fn username(mut self, username: impl Into<String>) -> Self {
-        self.account.username = username.into();
+        self.username = username.into();
         self
     }
 
     /// Another address this account may send as (the server must allow it too).
     pub fn alias(mut self, address: impl Into<String>) -> Self {
-        self.account.aliases.push(address.into());
+        self.aliases.push(address.into());
         self
     }
 
     /// The submission server.
     pub fn smtp(mut self, server: ServerSettings) -> Self {
-        self.account.smtp = Some(server);
+        self.smtp = Some(server);
         self
     }
 
     /// The IMAP server.
     pub fn imap(mut self, server: ServerSettings) -> Self {
-        self.account.imap = Some(server);
+        self.imap = Some(server);
         self
     }
 
     /// The POP3 server.
     pub fn pop3(mut self, server: ServerSettings) -> Self {
-        self.account.pop3 = Some(server);
+        self.pop3 = Some(server);
         self
     }
 
     /// Trust the CA certificates in this PEM text too, beside the built-in Mozilla roots (for
     /// private servers). Verification of the chain and the host name stays on.
     pub fn add_root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
-        self.account.extra_roots_pem.push(pem.into());
+        self.extra_roots_pem.push(pem.into());
         self
     }
 
-    /// The I/O timeout for every network operation (default 30 s).
+    /// How long one read or write may wait for the server (default [`DEFAULT_TIMEOUT`], 30 s;
+    /// at most [`MAX_TIMEOUT`], one hour: larger values are taken as that).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.account.timeout = timeout;
+        self.timeout = timeout;
+        self
+    }
+
+    /// How long one command exchange may take in total, however the server trickles its bytes
+    /// (default [`DEFAULT_DEADLINE`], 120 s; at most [`MAX_TIMEOUT`]). Connecting, the TLS
+    /// handshake and the login each count as one exchange. Bulk transfers (a message download
+    /// or upload) get one more second per [`TRANSFER_BYTES_PER_SECOND`] bytes, up to
+    /// [`MAX_TRANSFER_DEADLINE`]. IMAP IDLE waits as long as asked instead.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
         self
     }
 
     /// Which mechanisms a password may be sent with (default: PLAIN, else LOGIN).
     pub fn password_mechanism(mut self, mechanism: PasswordMechanism) -> Self {
-        self.account.password_mechanism = mechanism;
+        self.password_mechanism = mechanism;
+        self
+    }
+
+    /// Hand every line of every session to `trace`, secrets replaced by `<redacted>` (see
+    /// [`ProtocolTrace`]).
+    pub fn trace(mut self, trace: Arc<dyn ProtocolTrace>) -> Self {
+        self.trace = Some(trace);
         self
     }
 
     /// **Dangerous:** accept any server certificate, even self-signed or for another host. Anyone
     /// on the path can then read the password and the (still end-to-end encrypted) mail.
     pub fn dangerous_accept_invalid_certs(mut self, accept: bool) -> Self {
-        self.account.dangerous_accept_invalid_certs = accept;
+        self.dangerous_accept_invalid_certs = accept;
         self
     }
 
     /// **Dangerous:** allow any From address, not only the account's address and aliases.
     pub fn dangerous_allow_any_from(mut self, allow: bool) -> Self {
-        self.account.dangerous_allow_any_from = allow;
+        self.dangerous_allow_any_from = allow;
         self
     }
 
-    /// Check and build.
+    /// Check and build: the CA certificates are parsed here, once.
     ///
     /// # Errors
-    /// [`ErrorKind::Config`] when the address has no `@`, a CA file holds no certificate, or the
-    /// timeout is zero.
+    /// [`ErrorKind::Config`] when the address has no `@`, a CA text holds no certificate, or the
+    /// timeout or deadline is zero.
     pub fn build(self) -> Result<Account> {
-        let a = self.account;
-        if !a.address.contains('@') {
+        if !self.address.contains('@') {
             return Err(Error::new(ErrorKind::Config, "the account address has no '@'"));
         }
-        if a.timeout.is_zero() {
+        if self.timeout.is_zero() {
             return Err(Error::new(ErrorKind::Config, "the timeout must be above zero"));
         }
-        for pem in &a.extra_roots_pem {
-            crate::tls::parse_pem_roots(pem)?;
+        if self.deadline.is_zero() {
+            return Err(Error::new(ErrorKind::Config, "the deadline must be above zero"));
         }
-        Ok(a)
+        let trust = Trust::new(&self.extra_roots_pem, self.dangerous_accept_invalid_certs)?;
+        Ok(Account {
+            address: self.address,
+            username: self.username,
+            credentials: self.credentials,
+            aliases: self.aliases,
+            smtp: self.smtp,
+            imap: self.imap,
+            pop3: self.pop3,
+            trust,
+            timeout: self.timeout.min(MAX_TIMEOUT),
+            deadline: self.deadline.min(MAX_TIMEOUT),
+            password_mechanism: self.password_mechanism,
+            dangerous_allow_any_from: self.dangerous_allow_any_from,
+            trace: self.trace,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builder() -> AccountBuilder {
+        Account::builder("a@example.test", Credentials::Password(Secret::new("hunter2")))
+    }
+
+    #[test]
+    fn timeouts_are_capped_and_zero_is_refused() {
+        let a = builder().timeout(Duration::from_secs(u64::MAX)).deadline(Duration::MAX).build().unwrap();
+        assert_eq!((a.timeout(), a.deadline()), (MAX_TIMEOUT, MAX_TIMEOUT));
+        assert_eq!(builder().timeout(Duration::ZERO).build().unwrap_err().kind(), ErrorKind::Config);
+        assert_eq!(builder().deadline(Duration::ZERO).build().unwrap_err().kind(), ErrorKind::Config);
+        let d = builder().build().unwrap();
+        assert_eq!((d.timeout(), d.deadline()), (DEFAULT_TIMEOUT, DEFAULT_DEADLINE));
+    }
+
+    #[test]
+    fn transfer_deadlines_grow_with_size_up_to_the_cap() {
+        let base = Duration::from_secs(120);
+        assert_eq!(transfer_deadline(base, 0), base);
+        assert_eq!(transfer_deadline(base, 32 * 1024 * 60), Duration::from_secs(180));
+        assert_eq!(transfer_deadline(base, u64::MAX), MAX_TRANSFER_DEADLINE);
+        assert_eq!(transfer_deadline(Duration::MAX, 0), MAX_TRANSFER_DEADLINE);
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let a = builder().build().unwrap();
+        assert!(!format!("{a:?}").contains("hunter2"));
+        assert!(!format!("{:?}", builder()).contains("hunter2"));
     }
 }

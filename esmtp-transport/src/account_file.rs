@@ -11,6 +11,8 @@
 //! address = "alice@example.test"
 //! password_env = "ALICE_PASSWORD"        # or: oauth2_token_cmd = "my-token-helper --account alice"
 //! ca_file = "ca.crt"                     # relative to this file
+//! timeout_secs = 30                      # one read or write (default 30, at most 3600)
+//! deadline_secs = 120                    # one command exchange (default 120, at most 3600)
 //! [smtp]
 //! host = "127.0.0.1"
 //! port = 587
@@ -43,6 +45,7 @@ struct AccountFile {
     ca_file: Option<PathBuf>,
     preset: Option<Preset>,
     timeout_secs: Option<u64>,
+    deadline_secs: Option<u64>,
     smtp: Option<Server>,
     imap: Option<Server>,
     pop3: Option<Server>,
@@ -165,8 +168,12 @@ pub fn load(path: &Path, login: Login) -> Result<Account> {
         let pem = std::fs::read(&ca).map_err(|e| read_error(&ca, e))?;
         builder = builder.add_root_certificates_pem(pem);
     }
+    // Values above the maximum are taken as the maximum (see `AccountBuilder::timeout`).
     if let Some(secs) = file.timeout_secs {
         builder = builder.timeout(Duration::from_secs(secs));
+    }
+    if let Some(secs) = file.deadline_secs {
+        builder = builder.deadline(Duration::from_secs(secs));
     }
     builder.build().map_err(|e| invalid(path, e))
 }
@@ -243,4 +250,33 @@ fn run_token_command(cmd: &TokenCommand, dir: &Path) -> std::result::Result<Stri
         return Err("oauth2_token_cmd printed no token".into());
     }
     Ok(token.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("esmtp-account-file-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("account.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn huge_timeouts_are_capped_and_deadlines_read() {
+        let path = write(
+            "caps",
+            "address = \"a@example.test\"\npassword_env = \"ESMTP_TEST_UNSET_VARIABLE\"\n\
+             timeout_secs = 18446744073709551615\ndeadline_secs = 45\n",
+        );
+        let account = load(&path, Login::NotNeeded).unwrap();
+        assert_eq!(account.timeout(), crate::MAX_TIMEOUT);
+        assert_eq!(account.deadline(), Duration::from_secs(45));
+        let zero = write("zero", "address = \"a@example.test\"\npassword_env = \"X\"\ndeadline_secs = 0\n");
+        let err = load(&zero, Login::NotNeeded).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(err.to_string().contains("deadline"), "{err}");
+    }
 }

@@ -6,46 +6,73 @@
 //!
 //! - Blocking calls, safe to run on a background thread; types are `Send + Sync`.
 //! - TLS is implicit or STARTTLS, always required, with certificate and host-name checks; the
-//!   only way around them is named `dangerous_*`.
-//! - One opaque [`Error`] with [`Error::is_transient`], [`Error::is_auth`], [`Error::is_tls`] and
-//!   the server's codes; it never contains a password or token.
+//!   only way around them is named `dangerous_*`. A TLS mode that does not match the port is
+//!   told quickly, with the setting to change ([`ErrorKind::WrongTlsMode`]).
+//! - Whatever a server sends, memory and time stay bounded: lines and responses have limits,
+//!   every command exchange a deadline ([`AccountBuilder::deadline`]), every SASL exchange a
+//!   number of rounds.
+//! - One opaque [`Error`] with an [`ErrorKind`], [`Error::is_transient`], [`Error::is_auth`],
+//!   [`Error::is_tls`] and the server's codes; it never contains a password or token.
+//! - Submission goes through the [`Submit`] trait: [`Submitter`] over SMTP, [`StubSubmitter`] in
+//!   memory. Every client can also run over a caller's `Read + Write` stream
+//!   ([`Submitter::from_stream`], [`ImapClient::from_stream`], [`Pop3Client::from_stream`]).
+//! - A protocol trace with every secret redacted ([`AccountBuilder::trace`]).
+//!
+//! ```no_run
+//! use esmtp_core::mime::{MailDraft, Mailbox};
+//! use esmtp_core::{Opener, Sealer, X25519Identity};
+//! use esmtp_transport::{Account, Credentials, ImapClient, ImapFetchOptions, Secret, SendOptions, Submit, Submitter};
+//!
+//! let bob = X25519Identity::generate()?;
+//! let account = Account::gmail("alice@gmail.com", Credentials::Password(Secret::new("app password")))
+//!     .build()?;
+//! let draft = MailDraft::new(Mailbox::new("alice@gmail.com"))
+//!     .to(Mailbox::new("bob@example.org"))
+//!     .subject("The plan")
+//!     .text("Meet at noon.");
+//! let sent = Submitter::new(&account)?
+//!     .send_secure(&draft, &Sealer::new().recipient(bob.to_public()), &SendOptions::default())?;
+//! println!("sent {}", sent.message_id);
+//!
+//! let mut imap = ImapClient::connect(&account)?;
+//! let report = imap.fetch_esmtp("INBOX", &Opener::new().identity(bob), &ImapFetchOptions::default())?;
+//! println!("{} opened", report.opened().count());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod account;
 pub mod account_file;
 mod error;
-pub mod imap;
-pub mod maildir;
-pub mod pop3;
-pub mod retrieve;
-pub mod sasl;
-pub mod smtp;
+mod imap;
+mod maildir;
+mod net;
+mod pairing;
+mod pop3;
+mod retrieve;
+mod sasl;
+mod smtp;
 mod tls;
+mod trace;
 
 pub use account::{
-    Account, AccountBuilder, Credentials, PasswordMechanism, Secret, ServerSettings, TlsMode, TokenProvider,
+    Account, AccountBuilder, Credentials, DEFAULT_DEADLINE, DEFAULT_TIMEOUT, MAX_TIMEOUT,
+    MAX_TRANSFER_DEADLINE, PasswordMechanism, Secret, ServerSettings, TRANSFER_BYTES_PER_SECOND, TlsMode,
+    TokenProvider,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use imap::{FetchOptions, FetchReport, ImapClient, MailboxInfo, MailboxState, SyncState};
+pub use imap::{ImapClient, ImapFetchOptions, ImapFetchReport, ImapSyncState, MailboxInfo, MailboxState};
 pub use maildir::Maildir;
-pub use pop3::{Pop3Client, Pop3Entry, Pop3FetchOptions, Pop3Report};
+pub use pop3::{Pop3Client, Pop3Download, Pop3Entry, Pop3FetchOptions, Pop3FetchReport, Pop3SyncState};
 pub use retrieve::{FetchScope, Fetched, MessageError, MessageRef, Retrieved};
-pub use smtp::{Capabilities, KeySlipDelivery, SendOptions, SendReport, SubmitReply, Submitter};
+pub use smtp::{
+    Capabilities, KeySlipDelivery, SendOptions, SendReport, StubSubmitter, Submit, SubmitReply,
+    SubmittedMail, Submitter,
+};
+pub use trace::{Direction, Protocol, ProtocolTrace};
 
-/// Whether a rustls error sits anywhere in `e`'s source chain (also inside `io::Error`s).
-pub(crate) fn error_chain_has_tls(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = current {
-        if err.is::<rustls::Error>() {
-            return true;
-        }
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && io.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
-        {
-            return true;
-        }
-        current = err.source();
-    }
-    false
-}
+/// The crate README's examples, compiled as doctests so they cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

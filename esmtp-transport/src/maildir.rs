@@ -6,21 +6,31 @@
 //! into `new/`, so a reader never sees a partial mail and a crash loses nothing already delivered.
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use esmtp_core::Opener;
-use esmtp_core::mime::{self, MailKind};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::retrieve::{Fetched, MessageError, MessageRef, Reader};
-
-/// Mails above this size are reported as too large rather than read into memory.
-const MAX_MESSAGE: u64 = 128 * 1024 * 1024;
+use crate::pairing::{self, Candidate, Source, Take};
+use crate::retrieve::{self, Fetched, MAX_HEADER_BYTES, MessageError, MessageRef};
 
 /// A Maildir on the local file system.
+///
+/// ```
+/// use esmtp_core::Opener;
+/// use esmtp_transport::{Maildir, Retrieved};
+///
+/// let dir = std::env::temp_dir().join(format!("esmtp-doc-maildir-{}", std::process::id()));
+/// let maildir = Maildir::create(&dir)?;
+/// maildir.deliver(b"From: a@example.test\r\nSubject: hello\r\n\r\nplain text\r\n")?;
+/// let messages = maildir.fetch_esmtp(&Opener::new())?;
+/// assert!(matches!(messages[0].result, Ok(Retrieved::Plain(_))));
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), esmtp_transport::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Maildir {
     root: PathBuf,
@@ -97,43 +107,49 @@ impl Maildir {
 
     /// Read every message and open the esmtp ones with `opener` plus the key slips found in the
     /// Maildir itself (a slip may sit before or after its envelope). Each message gets its own
-    /// result: a plain, foreign or damaged mail never stops the others.
+    /// result: a plain, foreign or damaged mail never stops the others. Messages above the MIME
+    /// reader's size limit are reported as too large.
     ///
     /// # Errors
     /// Only when the Maildir cannot be listed.
     pub fn fetch_esmtp(&self, opener: &Opener) -> Result<Vec<Fetched>> {
         let entries = self.list()?;
-        let mut reader = Reader::new(opener);
-        let mut raws = Vec::with_capacity(entries.len());
-        // Slips first, so envelopes that only a slip opens open on the single pass below.
-        for (name, path, size) in &entries {
-            let raw = if *size > MAX_MESSAGE {
-                Err(MessageError::TooLarge(format!("{size} bytes")))
-            } else {
-                fs::read(path).map_err(|_| MessageError::Other("the file could not be read".into()))
-            };
-            if let Ok(raw) = &raw
-                && matches!(mime::classify(raw, &mime::Limits::default()), Ok(MailKind::KeySlip { .. }))
-                && let Ok(mime::ReadMail::KeySlip(slip)) =
-                    mime::read_mail(raw, &Opener::new(), &mime::Limits::default())
-            {
-                reader.add_slip(slip.key_slip);
-            }
-            raws.push((name.clone(), *size, raw));
+        let mut source = Files { paths: Vec::with_capacity(entries.len()) };
+        let mut candidates = Vec::with_capacity(entries.len());
+        for (name, path, size) in entries {
+            // The header block first, so key slips are read before the envelopes they open.
+            let info = head(&path).map(|h| retrieve::header_info(&h));
+            candidates.push(Candidate { location: MessageRef::Maildir { name }, size, info });
+            source.paths.push(path);
         }
-        Ok(raws
-            .into_iter()
-            .map(|(name, size, raw)| {
-                let location = MessageRef::Maildir { name };
-                match raw {
-                    Ok(raw) => {
-                        let read = reader.read(&raw);
-                        let outer = read.outer.unwrap_or_else(|| crate::retrieve::header_info(&raw).outer);
-                        Fetched { location, size, outer, result: read.result }
-                    }
-                    Err(e) => Fetched { location, size, outer: Default::default(), result: Err(e) },
-                }
-            })
-            .collect())
+        pairing::read_all(&mut source, opener, &[], &candidates, retrieve::default_max_message_size())
+    }
+}
+
+/// The start of a file, up to its header block's end or [`MAX_HEADER_BYTES`].
+fn head(path: &Path) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    fs::File::open(path).ok()?.take(MAX_HEADER_BYTES as u64).read_to_end(&mut out).ok()?;
+    let end = out.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4);
+    if let Some(end) = end.or_else(|| out.windows(2).position(|w| w == b"\n\n").map(|p| p + 2)) {
+        out.truncate(end);
+    }
+    Some(out)
+}
+
+/// Files of the Maildir, by candidate index.
+struct Files {
+    paths: Vec<PathBuf>,
+}
+
+impl Source for Files {
+    fn download(&mut self, _: &[Candidate], batch: &[usize], take: &mut Take<'_>) -> Result<()> {
+        for &i in batch {
+            match self.paths.get(i).map(fs::read) {
+                Some(Ok(raw)) => take(i, Ok(&raw)),
+                _ => take(i, Err(MessageError::Other("the file could not be read".into()))),
+            }
+        }
+        Ok(())
     }
 }

@@ -1,10 +1,7 @@
 //! What IMAP and POP3 retrieval return per message, and the per-message open they share: one
 //! message's failure is that message's result, never the end of the fetch.
 
-pub(crate) mod net;
-
 use std::collections::HashMap;
-use std::fmt;
 
 use esmtp_core::mime::{
     self, Limits, MailHeaders, MailKind, Mailbox, MimeError, OpenedMail, PlainMail, ReadMail, ReceivedKeySlip,
@@ -111,42 +108,29 @@ pub enum Retrieved {
 }
 
 /// Why one message could not be opened. Never contains key material or message content.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum MessageError {
     /// None of the identities, passphrases or key slips opens it: mail for someone else, or a
     /// key slip that has not arrived.
+    #[error("no matching recipient: none of the keys, passphrases or key slips opens it")]
     NoMatchingRecipient,
     /// The envelope failed authentication: altered or damaged in transit.
+    #[error("decryption failed: the message was altered or damaged")]
     DecryptionFailed,
     /// Not a well-formed esmtp mail; says what is wrong.
+    #[error("malformed esmtp mail: {0}")]
     Malformed(String),
     /// A format version or cipher suite this library does not know.
+    #[error("unsupported: {0}")]
     Unsupported(String),
     /// Above the size limit; says which.
+    #[error("too large: {0}")]
     TooLarge(String),
     /// Anything else, described.
+    #[error("{0}")]
     Other(String),
 }
-
-impl fmt::Display for MessageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MessageError::NoMatchingRecipient => {
-                f.write_str("no matching recipient: none of the keys, passphrases or key slips opens it")
-            }
-            MessageError::DecryptionFailed => {
-                f.write_str("decryption failed: the message was altered or damaged")
-            }
-            MessageError::Malformed(why) => write!(f, "malformed esmtp mail: {why}"),
-            MessageError::Unsupported(what) => write!(f, "unsupported: {what}"),
-            MessageError::TooLarge(what) => write!(f, "too large: {what}"),
-            MessageError::Other(what) => f.write_str(what),
-        }
-    }
-}
-
-impl std::error::Error for MessageError {}
 
 impl From<MimeError> for MessageError {
     fn from(e: MimeError) -> Self {
@@ -178,7 +162,7 @@ pub(crate) struct Reader<'a> {
 }
 
 /// What reading one message gave.
-pub(crate) struct Read {
+pub(crate) struct ReadOutcome {
     pub(crate) outer: Option<MailHeaders>,
     pub(crate) result: Result<Retrieved, MessageError>,
 }
@@ -200,20 +184,20 @@ impl<'a> Reader<'a> {
 
     /// Read one whole message: open it with the caller's identities, or with a known key slip
     /// for its envelope when those do not match.
-    pub(crate) fn read(&mut self, raw: &[u8]) -> Read {
+    pub(crate) fn read(&mut self, raw: &[u8]) -> ReadOutcome {
         match mime::read_mail(raw, self.opener, &Limits::default()) {
-            Ok(ReadMail::Encrypted(mail)) => Read {
+            Ok(ReadMail::Encrypted(mail)) => ReadOutcome {
                 outer: Some(mail.outer.clone()),
                 result: Ok(Retrieved::Opened { mail, with_key_slip: false }),
             },
             Ok(ReadMail::KeySlip(slip)) => {
                 self.add_slip(slip.key_slip.clone());
-                Read { outer: Some(slip.headers.clone()), result: Ok(Retrieved::KeySlip(slip)) }
+                ReadOutcome { outer: Some(slip.headers.clone()), result: Ok(Retrieved::KeySlip(slip)) }
             }
             Ok(ReadMail::Plain(plain)) => {
-                Read { outer: Some(plain.headers.clone()), result: Ok(Retrieved::Plain(plain)) }
+                ReadOutcome { outer: Some(plain.headers.clone()), result: Ok(Retrieved::Plain(plain)) }
             }
-            Ok(_) => Read {
+            Ok(_) => ReadOutcome {
                 outer: None,
                 result: Err(MessageError::Other("a kind of mail this version does not know".into())),
             },
@@ -223,20 +207,21 @@ impl<'a> Reader<'a> {
                     _ => None,
                 };
                 let Some(slip) = slip else {
-                    return Read { outer: None, result: Err(MessageError::NoMatchingRecipient) };
+                    return ReadOutcome { outer: None, result: Err(MessageError::NoMatchingRecipient) };
                 };
                 match mime::read_mail(raw, &Opener::new().identity(slip), &Limits::default()) {
-                    Ok(ReadMail::Encrypted(mail)) => Read {
+                    Ok(ReadMail::Encrypted(mail)) => ReadOutcome {
                         outer: Some(mail.outer.clone()),
                         result: Ok(Retrieved::Opened { mail, with_key_slip: true }),
                     },
-                    Ok(_) => {
-                        Read { outer: None, result: Err(MessageError::Other("the mail changed kind".into())) }
-                    }
-                    Err(e) => Read { outer: None, result: Err(e.into()) },
+                    Ok(_) => ReadOutcome {
+                        outer: None,
+                        result: Err(MessageError::Other("the mail changed kind".into())),
+                    },
+                    Err(e) => ReadOutcome { outer: None, result: Err(e.into()) },
                 }
             }
-            Err(e) => Read { outer: None, result: Err(e.into()) },
+            Err(e) => ReadOutcome { outer: None, result: Err(e.into()) },
         }
     }
 }
@@ -248,8 +233,8 @@ pub(crate) struct HeaderInfo {
     pub(crate) outer: MailHeaders,
     /// `X-Esmtp-Envelope-Id`, when present and valid.
     pub(crate) envelope_id: Option<EnvelopeId>,
-    /// Whether the subject is that of key-slip mails (MIME.md section 4: their headers do not
-    /// say which envelope they open; the token does).
+    /// Whether the subject is that of key-slip mails: their headers do not say which envelope
+    /// they open (MIME.md section 4); the token inside does.
     pub(crate) key_slip: bool,
     /// Whether the mail looks like an esmtp mail by its headers (an envelope id, valid or not,
     /// or a key-slip subject).
@@ -286,6 +271,16 @@ pub(crate) fn header_info(bytes: &[u8]) -> HeaderInfo {
 
 /// Messages are fetched in groups of at most this many bytes unless the caller says otherwise.
 pub(crate) const DEFAULT_BATCH_BYTES: u64 = 16 << 20;
+
+/// The most a header block read ahead of a download (IMAP header fields, POP3 `TOP n 0`, the
+/// start of a Maildir file) may take, whatever size the server announces.
+pub(crate) const MAX_HEADER_BYTES: usize = 256 * 1024;
+
+/// Messages above this size are reported as too large rather than downloaded, unless the
+/// caller says otherwise: the MIME reader's limit.
+pub(crate) fn default_max_message_size() -> u64 {
+    esmtp_core::mime::Limits::default().max_mail_bytes as u64
+}
 
 #[cfg(test)]
 mod tests {

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use esmtp_core::mime::{self, Attachment, MailDraft, Mailbox, PackageOptions};
 use esmtp_core::{Argon2Params, Opener, Passphrase, Sealer, Suite, X25519Identity};
 use esmtp_transport::{
-    Credentials, ErrorKind, FetchOptions, FetchScope, ImapClient, MessageError, PasswordMechanism, Retrieved,
-    ServerSettings, Submitter, SyncState, TlsMode,
+    Credentials, ErrorKind, FetchScope, ImapClient, ImapFetchOptions, ImapSyncState, MessageError,
+    PasswordMechanism, Retrieved, ServerSettings, Submit, Submitter, TlsMode,
 };
 use lab::{Lab, tag};
 
@@ -264,7 +264,11 @@ fn mailbox_of_500_esmtp_50_plain_10_corrupt() {
     let opener = Opener::new().identity(bob.clone()).identity(pass.clone());
     let started = Instant::now();
     let all = client
-        .fetch_esmtp(&mailbox, &opener, &FetchOptions { scope: FetchScope::All, ..FetchOptions::default() })
+        .fetch_esmtp(
+            &mailbox,
+            &opener,
+            &ImapFetchOptions { scope: FetchScope::All, ..ImapFetchOptions::default() },
+        )
         .unwrap();
     let fetched_all = started.elapsed();
     assert_eq!(all.messages.len(), 560);
@@ -298,7 +302,7 @@ fn mailbox_of_500_esmtp_50_plain_10_corrupt() {
 
     // Esmtp-only: found by header search on the server, the plain mails are never downloaded.
     let started = Instant::now();
-    let esmtp = client.fetch_esmtp(&mailbox, &opener, &FetchOptions::default()).unwrap();
+    let esmtp = client.fetch_esmtp(&mailbox, &opener, &ImapFetchOptions::default()).unwrap();
     let fetched_esmtp = started.elapsed();
     assert_eq!(esmtp.messages.len(), 510);
     assert_eq!(esmtp.opened().count(), 500);
@@ -327,11 +331,11 @@ fn incremental_sync_returns_only_new_mail_and_survives_a_uidvalidity_change() {
     for i in 0..3 {
         client.append(&mailbox, &seal(i)).unwrap();
     }
-    let first = client.fetch_esmtp(&mailbox, &opener, &FetchOptions::default()).unwrap();
+    let first = client.fetch_esmtp(&mailbox, &opener, &ImapFetchOptions::default()).unwrap();
     assert_eq!(first.opened().count(), 3);
     assert!(!first.uid_validity_changed);
     let nothing = client
-        .fetch_esmtp(&mailbox, &opener, &FetchOptions { since: Some(first.sync), ..Default::default() })
+        .fetch_esmtp(&mailbox, &opener, &ImapFetchOptions { since: Some(first.sync), ..Default::default() })
         .unwrap();
     assert!(nothing.messages.is_empty());
     assert_eq!(nothing.sync, first.sync);
@@ -340,7 +344,7 @@ fn incremental_sync_returns_only_new_mail_and_survives_a_uidvalidity_change() {
         client.append(&mailbox, &seal(i)).unwrap();
     }
     let second = client
-        .fetch_esmtp(&mailbox, &opener, &FetchOptions { since: Some(first.sync), ..Default::default() })
+        .fetch_esmtp(&mailbox, &opener, &ImapFetchOptions { since: Some(first.sync), ..Default::default() })
         .unwrap();
     let mut got: Vec<usize> = second.opened().map(|m| subject_index(m.opened().unwrap())).collect();
     got.sort_unstable();
@@ -352,12 +356,12 @@ fn incremental_sync_returns_only_new_mail_and_survives_a_uidvalidity_change() {
     client.create_mailbox(&mailbox).unwrap();
     client.append(&mailbox, &seal(9)).unwrap();
     let resync = client
-        .fetch_esmtp(&mailbox, &opener, &FetchOptions { since: Some(second.sync), ..Default::default() })
+        .fetch_esmtp(&mailbox, &opener, &ImapFetchOptions { since: Some(second.sync), ..Default::default() })
         .unwrap();
     assert!(resync.uid_validity_changed, "the change is reported");
     assert_ne!(resync.sync.uid_validity, second.sync.uid_validity);
     assert_eq!(resync.messages.len(), 1, "full resync of the new mailbox");
-    assert_eq!(resync.sync, SyncState { uid_validity: resync.sync.uid_validity, last_uid: 1 });
+    assert_eq!(resync.sync, ImapSyncState { uid_validity: resync.sync.uid_validity, last_uid: 1 });
     client.delete_mailbox(&mailbox).unwrap();
 }
 
@@ -383,7 +387,7 @@ fn key_slips_are_paired_with_their_envelopes() {
     for m in [&slip0, &env0, &env1, &slip1] {
         client.append(&mailbox, m).unwrap();
     }
-    let report = client.fetch_esmtp(&mailbox, &nobody, &FetchOptions::default()).unwrap();
+    let report = client.fetch_esmtp(&mailbox, &nobody, &ImapFetchOptions::default()).unwrap();
     assert_eq!(report.messages.len(), 4);
     assert_eq!(report.messages.iter().filter(|m| matches!(m.result, Ok(Retrieved::KeySlip(_)))).count(), 2);
     for m in report.opened() {
@@ -395,13 +399,13 @@ fn key_slips_are_paired_with_their_envelopes() {
     let (env2, slip2) = slip_pair(2);
     client.append(&mailbox, &env2).unwrap();
     let before = client
-        .fetch_esmtp(&mailbox, &nobody, &FetchOptions { since: Some(report.sync), ..Default::default() })
+        .fetch_esmtp(&mailbox, &nobody, &ImapFetchOptions { since: Some(report.sync), ..Default::default() })
         .unwrap();
     assert_eq!(before.messages.len(), 1);
     assert_eq!(before.messages[0].result.as_ref().unwrap_err(), &MessageError::NoMatchingRecipient);
     client.append(&mailbox, &slip2).unwrap();
     let after = client
-        .fetch_esmtp(&mailbox, &nobody, &FetchOptions { since: Some(before.sync), ..Default::default() })
+        .fetch_esmtp(&mailbox, &nobody, &ImapFetchOptions { since: Some(before.sync), ..Default::default() })
         .unwrap();
     let opened: Vec<_> = after.opened().collect();
     assert_eq!(opened.len(), 1, "{after:#?}");
@@ -429,14 +433,17 @@ fn mark_seen_move_and_delete_only_what_opened() {
         }
     };
     fill(&mut client, &inbox);
-    let moved = FetchOptions { mark_seen: true, move_to: Some(archive.clone()), ..Default::default() };
+    let moved = ImapFetchOptions { mark_seen: true, move_to: Some(archive.clone()), ..Default::default() };
     let report = client.fetch_esmtp(&inbox, &opener, &moved).unwrap();
     assert!(report.action_error.is_none(), "{:?}", report.action_error);
     assert_eq!(report.opened().count(), 2);
-    let left = client.fetch_esmtp(&inbox, &opener, &FetchOptions::default()).unwrap();
+    let left = client.fetch_esmtp(&inbox, &opener, &ImapFetchOptions::default()).unwrap();
     assert_eq!(left.messages.len(), 1, "only the foreign mail stays");
     assert_eq!(left.messages[0].result.as_ref().unwrap_err(), &MessageError::NoMatchingRecipient);
-    assert_eq!(client.fetch_esmtp(&archive, &opener, &FetchOptions::default()).unwrap().opened().count(), 2);
+    assert_eq!(
+        client.fetch_esmtp(&archive, &opener, &ImapFetchOptions::default()).unwrap().opened().count(),
+        2
+    );
     // Dovecot keeps flags in the Maildir file names: ":2,S" is \Seen.
     let dir = lab.maildir("bob").join(format!(".{archive}")).join("cur");
     let seen = std::fs::read_dir(&dir)
@@ -446,7 +453,7 @@ fn mark_seen_move_and_delete_only_what_opened() {
         .count();
     assert_eq!(seen, 2, "moved mails are marked seen");
 
-    let deleted = FetchOptions { delete_after_open: true, ..Default::default() };
+    let deleted = ImapFetchOptions { delete_after_open: true, ..Default::default() };
     let report = client.fetch_esmtp(&archive, &opener, &deleted).unwrap();
     assert!(report.action_error.is_none());
     assert_eq!(client.select(&archive).unwrap().exists, 0);
@@ -476,7 +483,7 @@ fn bob_reads_mail_sent_over_smtp_and_idle_wakes_on_it() {
     client.delete_mailbox(&quiet).unwrap();
 
     let state = client.select("INBOX").unwrap();
-    let mut since = SyncState { uid_validity: state.uid_validity, last_uid: state.uid_next.unwrap() - 1 };
+    let mut since = ImapSyncState { uid_validity: state.uid_validity, last_uid: state.uid_next.unwrap() - 1 };
     let sealed =
         mime::package(&draft(&lab, 42, &t), &Sealer::new().recipient(bob.to_public()), &options(&t)).unwrap();
     let alice = lab.password_account("alice", TlsMode::Implicit);
@@ -494,7 +501,7 @@ fn bob_reads_mail_sent_over_smtp_and_idle_wakes_on_it() {
         if client.idle_wait("INBOX", Some(&since), left).unwrap() {
             woke.get_or_insert(started.elapsed());
             let report = client
-                .fetch_esmtp("INBOX", &opener, &FetchOptions { since: Some(since), ..Default::default() })
+                .fetch_esmtp("INBOX", &opener, &ImapFetchOptions { since: Some(since), ..Default::default() })
                 .unwrap();
             since = report.sync;
             // Other tests' mail may wake us first.
@@ -550,7 +557,7 @@ fn a_20_mib_attachment_arrives_intact_with_bounded_memory() {
     let base = CURRENT.with(Cell::get);
     PEAK.with(|p| p.set(base));
     let started = Instant::now();
-    let report = client.fetch_esmtp(&mailbox, &opener, &FetchOptions::default()).unwrap();
+    let report = client.fetch_esmtp(&mailbox, &opener, &ImapFetchOptions::default()).unwrap();
     let took = started.elapsed();
     let peak = (PEAK.with(Cell::get) - base) as usize;
     let big = report

@@ -11,7 +11,8 @@ use esmtp_core::mime::{self, Attachment, MailDraft, Mailbox, PackageOptions};
 use esmtp_core::{Opener, Sealer, Suite, X25519Identity};
 use esmtp_transport::{
     Credentials, ErrorKind, FetchScope, ImapClient, MessageError, PasswordMechanism, Pop3Client,
-    Pop3FetchOptions, Retrieved, Secret, ServerSettings, Submitter, TlsMode,
+    Pop3Download, Pop3FetchOptions, Pop3SyncState, Retrieved, Secret, ServerSettings, Submit, Submitter,
+    TlsMode,
 };
 use lab::{Lab, tag};
 
@@ -35,6 +36,25 @@ fn imap(lab: &Lab, user: &str) -> ImapClient {
 
 fn known(client: &mut Pop3Client) -> HashSet<String> {
     client.uidl().unwrap().into_iter().map(|(_, id)| id).collect()
+}
+
+/// Fetch options for the messages after those on the server now.
+fn after_now(client: &mut Pop3Client) -> Pop3FetchOptions {
+    Pop3FetchOptions { since: Some(Pop3SyncState::after(&client.entries().unwrap())), ..Default::default() }
+}
+
+/// The Maildir flags Dovecot stored for the messages holding `needle` (`S`: seen).
+fn flags(lab: &Lab, user: &str, needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for sub in ["new", "cur"] {
+        for e in std::fs::read_dir(lab.maildir(user).join(sub)).unwrap().flatten() {
+            if std::fs::read(e.path()).unwrap().windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                let name = e.file_name().to_string_lossy().into_owned();
+                out.push(name.split_once(":2,").map(|(_, f)| f.to_string()).unwrap_or_default());
+            }
+        }
+    }
+    out
 }
 
 /// Mark every message not in `keep` for deletion and QUIT, so the mailbox is as it was.
@@ -119,6 +139,7 @@ fn bob_reads_mail_sent_over_smtp_and_it_stays_on_the_server() {
     let t = tag();
     let bob = X25519Identity::generate().unwrap();
     let before = known(&mut pop3(&lab, "bob"));
+    let since = after_now(&mut pop3(&lab, "bob"));
     let sealed =
         mime::package(&draft(&lab, 7, &t), &Sealer::new().recipient(bob.to_public()), &options(&t)).unwrap();
     let alice = lab.password_account("alice", TlsMode::Implicit);
@@ -129,7 +150,7 @@ fn bob_reads_mail_sent_over_smtp_and_it_stays_on_the_server() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let (report, uidl) = loop {
         let mut client = pop3(&lab, "bob");
-        let report = client.fetch_esmtp(&opener, &before, &Pop3FetchOptions::default()).unwrap();
+        let report = client.fetch_esmtp(&opener, &since).unwrap();
         client.quit().unwrap();
         if let Some(m) = report.messages.iter().find(tagged(&t)) {
             let uidl = m.uidl().unwrap().to_string();
@@ -142,14 +163,26 @@ fn bob_reads_mail_sent_over_smtp_and_it_stays_on_the_server() {
     assert_eq!(mail.headers.subject.as_deref(), Some(format!("mail 7 {t}").as_str()));
     assert_eq!(mail.text.as_deref(), Some("secret body 7\n.\n..leading dots survive dot-stuffing\n"));
     assert!(report.uidls.contains(&uidl));
+    assert!(!report.used_retr && !report.resynced);
+    // Downloaded with TOP: Dovecot did not flag it \Seen for IMAP clients.
+    assert_eq!(flags(&lab, "bob", &t), [""], "nothing marked");
 
-    // Nothing was deleted: a new session still lists it, and knowing it, fetches nothing new.
+    // Nothing was deleted: a new session still lists it, and from the sync state (through its
+    // text form, as a caller stores it), fetches nothing new.
     let mut client = pop3(&lab, "bob");
-    let now: HashSet<String> = known(&mut client);
-    assert!(now.contains(&uidl), "mail stays on the server by default");
-    let again = client.fetch_esmtp(&opener, &now, &Pop3FetchOptions::default()).unwrap();
+    assert!(known(&mut client).contains(&uidl), "mail stays on the server by default");
+    let state: Pop3SyncState = report.sync.to_string().parse().unwrap();
+    let again =
+        client.fetch_esmtp(&opener, &Pop3FetchOptions { since: Some(state), ..Default::default() }).unwrap();
     assert!(again.messages.is_empty());
     client.quit().unwrap();
+
+    // RETR, when asked for, is what makes Dovecot flag it.
+    let mut client = pop3(&lab, "bob");
+    let retr = Pop3FetchOptions { download: Pop3Download::Retr, ..since };
+    assert!(client.fetch_esmtp(&opener, &retr).unwrap().used_retr);
+    client.quit().unwrap();
+    assert_eq!(flags(&lab, "bob", &t), ["S"], "RETR marks \\Seen");
     remove_all_but(&lab, "bob", &before);
 }
 
@@ -160,6 +193,7 @@ fn mailbox_of_500_esmtp_50_plain_10_corrupt_incremental_and_delete() {
     let t = tag();
     let bob = X25519Identity::generate().unwrap();
     let before = known(&mut pop3(&lab, "carol"));
+    let since = after_now(&mut pop3(&lab, "carol"));
     let mut mails: Vec<Vec<u8>> = Vec::new();
     for i in 0..500 {
         let suite = if i % 25 == 0 { Suite::LegacyDesCbcMd5 } else { Suite::ChaCha20Poly1305 };
@@ -214,9 +248,8 @@ fn mailbox_of_500_esmtp_50_plain_10_corrupt_incremental_and_delete() {
     let opener = Opener::new().identity(bob.clone());
     let mut client = pop3(&lab, "carol");
     let started = Instant::now();
-    let all = client
-        .fetch_esmtp(&opener, &before, &Pop3FetchOptions { scope: FetchScope::All, ..Default::default() })
-        .unwrap();
+    let all =
+        client.fetch_esmtp(&opener, &Pop3FetchOptions { scope: FetchScope::All, ..since.clone() }).unwrap();
     let took_all = started.elapsed();
     let ours: Vec<_> = all.messages.iter().filter(tagged(&t)).collect();
     assert_eq!(ours.len(), 560);
@@ -240,7 +273,7 @@ fn mailbox_of_500_esmtp_50_plain_10_corrupt_incremental_and_delete() {
     assert!(client.top(number, 0).unwrap().ends_with(b"\r\n\r\n"));
     // Esmtp only: headers by TOP, the plain mails are never downloaded.
     let started = Instant::now();
-    let esmtp = client.fetch_esmtp(&opener, &before, &Pop3FetchOptions::default()).unwrap();
+    let esmtp = client.fetch_esmtp(&opener, &since).unwrap();
     let took_esmtp = started.elapsed();
     assert_eq!(esmtp.messages.iter().filter(tagged(&t)).count(), 510);
     client.quit().unwrap();
@@ -249,7 +282,6 @@ fn mailbox_of_500_esmtp_50_plain_10_corrupt_incremental_and_delete() {
     );
 
     // Incremental by UIDL: only the two new mails, then delete what opened at QUIT.
-    let known_now: HashSet<String> = esmtp.uidls.iter().cloned().collect();
     for i in 600..602 {
         let sealed =
             mime::package(&draft(&lab, i, &t), &Sealer::new().recipient(bob.to_public()), &options(&t))
@@ -257,8 +289,9 @@ fn mailbox_of_500_esmtp_50_plain_10_corrupt_incremental_and_delete() {
         filler.append("INBOX", &sealed.bytes).unwrap();
     }
     let mut client = pop3(&lab, "carol");
-    let delete = Pop3FetchOptions { delete_after_open: true, ..Default::default() };
-    let new = client.fetch_esmtp(&opener, &known_now, &delete).unwrap();
+    let delete =
+        Pop3FetchOptions { delete_after_open: true, since: Some(esmtp.sync.clone()), ..Default::default() };
+    let new = client.fetch_esmtp(&opener, &delete).unwrap();
     assert_eq!(new.messages.len(), 2, "only the new mail");
     assert_eq!(new.opened().count(), 2);
     assert!(new.action_error.is_none());
@@ -281,11 +314,11 @@ fn a_20_mib_attachment_arrives_intact() {
     let sealed = mime::package(&d, &Sealer::new().recipient(bob.to_public()), &options(&t)).unwrap();
     drop(d);
     let before = known(&mut pop3(&lab, "alice"));
+    let since = after_now(&mut pop3(&lab, "alice"));
     imap(&lab, "alice").append("INBOX", &sealed.bytes).unwrap();
     let mut client = pop3(&lab, "alice");
     let started = Instant::now();
-    let report =
-        client.fetch_esmtp(&Opener::new().identity(bob), &before, &Pop3FetchOptions::default()).unwrap();
+    let report = client.fetch_esmtp(&Opener::new().identity(bob), &since).unwrap();
     let took = started.elapsed();
     client.quit().unwrap();
     let m = report.messages.iter().find(tagged(&t)).expect("fetched");

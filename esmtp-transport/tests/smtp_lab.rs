@@ -3,7 +3,7 @@
 mod lab;
 
 use esmtp_core::{Opener, Sealer, X25519Identity};
-use esmtp_transport::{Credentials, ErrorKind, PasswordMechanism, Submitter, TlsMode};
+use esmtp_transport::{Credentials, ErrorKind, PasswordMechanism, Submit, Submitter, TlsMode};
 use lab::{Lab, tag, wait_for_mail};
 
 /// A small mail whose body is an armored envelope; the subject and text stay inside it.
@@ -128,7 +128,7 @@ fn oversized_mail_is_refused_before_upload() {
     }
     let started = std::time::Instant::now();
     let err = submitter.send_raw(&lab.address("alice"), &[lab.address("bob")], &mail).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::MessageTooLarge, "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::TooLarge, "{err:?}");
     // 36 MB cannot cross even loopback TLS this fast; and nothing arrived.
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
     std::thread::sleep(std::time::Duration::from_millis(500));

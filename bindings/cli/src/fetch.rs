@@ -1,12 +1,11 @@
 //! `esmtp fetch`: retrieve over IMAP or POP3, open every esmtp mail, list all, save on request,
 //! and with `--new` start where the last `--new` ended.
 
-use std::collections::HashSet;
-
 use esmtp_core::Opener;
 use esmtp_transport::account_file::Login;
 use esmtp_transport::{
-    Account, FetchOptions, FetchScope, Fetched, ImapClient, Pop3Client, Pop3FetchOptions, SyncState,
+    Account, FetchScope, Fetched, ImapClient, ImapFetchOptions, ImapSyncState, Pop3Client, Pop3FetchOptions,
+    Pop3SyncState,
 };
 
 use crate::args_mail::{FetchArgs, Protocol};
@@ -26,16 +25,16 @@ pub enum Since {
     /// `--since-uid`: a UID (IMAP) or message number (POP3) in the mailbox as it is now.
     Number(u32),
     /// `--new` over IMAP: the stored state, if any.
-    Imap(Option<SyncState>),
-    /// `--new` over POP3: the unique ids already seen.
-    Pop3(HashSet<String>),
+    Imap(Option<ImapSyncState>),
+    /// `--new` over POP3: the stored state, if any.
+    Pop3(Option<Pop3SyncState>),
 }
 
 /// What a fetch brought, and where the next one starts.
 pub struct Fetch {
     pub messages: Vec<Fetched>,
-    pub imap: Option<SyncState>,
-    pub pop3_uidls: Vec<String>,
+    pub imap: Option<ImapSyncState>,
+    pub pop3: Option<Pop3SyncState>,
     /// The IMAP mailbox's UIDVALIDITY changed: everything was fetched again.
     pub resynced: bool,
 }
@@ -89,7 +88,9 @@ pub fn run(args: FetchArgs) -> Result<()> {
             eprintln!("esmtp: {count} new message(s)");
         }
         (Some(s), Protocol::Pop3) => {
-            s.set_pop3(&account, &fetch.pop3_uidls);
+            if let Some(sync) = &fetch.pop3 {
+                s.set_pop3(&account, sync);
+            }
             s.save()?;
             eprintln!("esmtp: {count} new message(s)");
         }
@@ -126,13 +127,13 @@ pub fn fetch_imap_with(
     scope: FetchScope,
     since: Since,
 ) -> Result<Fetch> {
-    let mut options = FetchOptions { scope, ..FetchOptions::default() };
+    let mut options = ImapFetchOptions { scope, ..ImapFetchOptions::default() };
     options.since = match since {
         // The library resumes from a (UIDVALIDITY, UID) pair; a bare UID means "in the mailbox
         // as it is now".
         Since::Number(last_uid) => {
             let state = client.examine(mailbox).map_err(transport)?;
-            Some(SyncState { uid_validity: state.uid_validity, last_uid })
+            Some(ImapSyncState { uid_validity: state.uid_validity, last_uid })
         }
         Since::Imap(state) => state,
         Since::Everything | Since::Pop3(_) => None,
@@ -141,28 +142,25 @@ pub fn fetch_imap_with(
     Ok(Fetch {
         messages: report.messages,
         imap: Some(report.sync),
-        pop3_uidls: Vec::new(),
+        pop3: None,
         resynced: report.uid_validity_changed,
     })
 }
 
 fn fetch_pop3(account: &Account, opener: &Opener, scope: FetchScope, since: Since) -> Result<Fetch> {
     let mut client = Pop3Client::connect(account).map_err(transport)?;
-    let known = match since {
-        Since::Pop3(known) => known,
+    let mut options = Pop3FetchOptions { scope, ..Pop3FetchOptions::default() };
+    options.since = match since {
+        Since::Pop3(state) => state,
+        // A message number in the maildrop as it is now: everything after it is new.
         Since::Number(last) => {
-            let mut known = HashSet::new();
-            for entry in client.entries().map_err(transport)? {
-                if entry.number <= last {
-                    known.insert(entry.uidl);
-                }
-            }
-            known
+            let mut entries = client.entries().map_err(transport)?;
+            entries.retain(|e| e.number <= last);
+            Some(Pop3SyncState::after(&entries))
         }
-        Since::Everything | Since::Imap(_) => HashSet::new(),
+        Since::Everything | Since::Imap(_) => None,
     };
-    let options = Pop3FetchOptions { scope, ..Pop3FetchOptions::default() };
-    let report = client.fetch_esmtp(opener, &known, &options).map_err(transport)?;
+    let report = client.fetch_esmtp(opener, &options).map_err(transport)?;
     let _ = client.quit();
-    Ok(Fetch { messages: report.messages, imap: None, pop3_uidls: report.uidls, resynced: false })
+    Ok(Fetch { messages: report.messages, imap: None, pop3: Some(report.sync), resynced: report.resynced })
 }

@@ -1,6 +1,5 @@
 //! What the mail commands share: transport errors as exit codes, and `esmtp capabilities`.
 
-use esmtp_core::mime::MimeError;
 use esmtp_transport::account_file::{self, Login};
 use esmtp_transport::{Account, Error, ErrorKind, Submitter};
 
@@ -27,12 +26,8 @@ pub fn transport_failure(e: &Error) -> Failure {
         ErrorKind::Config => Code::Usage,
         // A draft that cannot become a mail (an invalid address) is the caller's to fix; a seal
         // that failed is not.
-        ErrorKind::Encryption => {
-            match std::error::Error::source(e).and_then(|s| s.downcast_ref::<MimeError>()) {
-                Some(MimeError::InvalidDraft(_)) => Code::Usage,
-                _ => Code::Failure,
-            }
-        }
+        ErrorKind::InvalidDraft => Code::Usage,
+        ErrorKind::Encryption => Code::Failure,
         _ => Code::Transport,
     };
     let failure = Failure::new(code, message);

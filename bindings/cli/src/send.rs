@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use esmtp_core::mime::{self, Attachment, MailDraft, Mailbox, MimeError, PackageOptions};
 use esmtp_core::{KeySlip, Passphrase, Sealer};
 use esmtp_transport::account_file::Login;
-use esmtp_transport::{Account, SendOptions, SubmitReply, Submitter};
+use esmtp_transport::{Account, SendOptions, Submit, SubmitReply, Submitter};
 
 use crate::args_mail::{SealTo, SendArgs};
 use crate::atomic::AtomicFile;

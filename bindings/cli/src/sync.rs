@@ -2,23 +2,19 @@
 //!
 //! One TOML file, $XDG_STATE_HOME/esmtp/sync.toml (default ~/.local/state/esmtp/sync.toml) or
 //! the file given with --state: per account and IMAP mailbox the UIDVALIDITY and the last UID
-//! read, per account the POP3 unique ids (UIDL) seen. An account is named by user, host and
+//! read, per account the POP3 sync state (the last unique ids, UIDL, read). An account is named by user, host and
 //! port, so two account files for the same mailbox share their state. The file is replaced
 //! whole, atomically, only after a fetch listed and saved everything.
 
-use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use esmtp_transport::{Account, ServerSettings, SyncState};
+use esmtp_transport::{Account, ImapSyncState, Pop3SyncState, ServerSettings};
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::AtomicFile;
 use crate::failure::{Failure, Result};
 use crate::files::{SMALL_LIMIT, read_limited};
-
-/// POP3 ids are kept for at most this many messages (those on the server at the last fetch).
-const MAX_POP3_IDS: usize = 100_000;
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,7 +38,8 @@ struct ImapEntry {
 #[serde(deny_unknown_fields)]
 struct Pop3Entry {
     account: String,
-    uidls: Vec<String>,
+    /// The text form of the library's POP3 sync state.
+    state: String,
 }
 
 /// The state file, read.
@@ -96,16 +93,16 @@ impl SyncFile {
     }
 
     /// Where the last IMAP fetch of `mailbox` ended.
-    pub fn imap(&self, account: &Account, mailbox: &str) -> Option<SyncState> {
+    pub fn imap(&self, account: &Account, mailbox: &str) -> Option<ImapSyncState> {
         let key = key(account, account.imap());
         self.state
             .imap
             .iter()
             .find(|e| e.account == key && e.mailbox == mailbox)
-            .map(|e| SyncState { uid_validity: e.uid_validity, last_uid: e.last_uid })
+            .map(|e| ImapSyncState { uid_validity: e.uid_validity, last_uid: e.last_uid })
     }
 
-    pub fn set_imap(&mut self, account: &Account, mailbox: &str, sync: SyncState) {
+    pub fn set_imap(&mut self, account: &Account, mailbox: &str, sync: ImapSyncState) {
         let key = key(account, account.imap());
         self.state.imap.retain(|e| !(e.account == key && e.mailbox == mailbox));
         self.state.imap.push(ImapEntry {
@@ -116,17 +113,17 @@ impl SyncFile {
         });
     }
 
-    /// The POP3 unique ids seen by the last fetch.
-    pub fn pop3(&self, account: &Account) -> HashSet<String> {
+    /// Where the last POP3 fetch ended (a state that no longer parses counts as none: the fetch
+    /// then reads everything, which may repeat mail but never skips any).
+    pub fn pop3(&self, account: &Account) -> Option<Pop3SyncState> {
         let key = key(account, account.pop3());
-        self.state.pop3.iter().filter(|e| e.account == key).flat_map(|e| e.uidls.iter().cloned()).collect()
+        self.state.pop3.iter().find(|e| e.account == key).and_then(|e| e.state.parse().ok())
     }
 
-    pub fn set_pop3(&mut self, account: &Account, uidls: &[String]) {
+    pub fn set_pop3(&mut self, account: &Account, sync: &Pop3SyncState) {
         let key = key(account, account.pop3());
         self.state.pop3.retain(|e| e.account != key);
-        let uidls = uidls.iter().take(MAX_POP3_IDS).cloned().collect();
-        self.state.pop3.push(Pop3Entry { account: key, uidls });
+        self.state.pop3.push(Pop3Entry { account: key, state: sync.to_string() });
     }
 
     /// Write the state, replacing the file atomically.

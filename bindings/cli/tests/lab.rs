@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::{Scratch, assert_clean_error, code, err, esmtp};
 use esmtp_transport::account_file::{self, Login};
-use esmtp_transport::{ImapClient, Pop3Client, Submitter};
+use esmtp_transport::{ImapClient, Pop3Client, Submit, Submitter};
 
 static TURN: Mutex<()> = Mutex::new(());
 

@@ -1,44 +1,76 @@
 //! `fetch_esmtp`: find esmtp mails by header on the server, download them in UID FETCH batches
 //! bounded in count and bytes, open each on its own, pair key slips, then act on what opened.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::str::FromStr;
 
-use esmtp_core::{EnvelopeId, Opener};
+use esmtp_core::{EnvelopeId, KeySlip, Opener};
 
-use super::{DEFAULT_BUDGET, ImapClient, map_imap, quoted, utf7};
+use super::{ImapClient, map_imap, quoted, utf7};
 use crate::error::{Error, ErrorKind, Result};
-use crate::retrieve::{self, FetchScope, Fetched, HeaderInfo, MessageError, MessageRef, Reader, Retrieved};
+use crate::net::DEFAULT_BUDGET;
+use crate::pairing::{self, Candidate, Source, Take};
+use crate::retrieve::{self, FetchScope, Fetched, HeaderInfo, MessageError, MessageRef, Retrieved};
 
 /// UIDs per command when only small items are fetched, so command lines stay short.
 const UIDS_PER_COMMAND: usize = 500;
 /// At most this many envelopes from earlier syncs are looked up for newly arrived key slips.
 const MAX_LATE_SLIPS: usize = 200;
 /// At most this many key-slip mails (the newest) are read per fetch: their headers do not say
-/// which envelope they open (MIME.md section 4), so pairing reads them, and they are small.
+/// which envelope they open (MIME.md section 4), so pairing reads them; they are small.
 const MAX_SLIPS_READ: usize = 1000;
 /// The header fields fetched for every candidate before any body.
 const HEADER_QUERY: &str =
     "(UID RFC822.SIZE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID FROM DATE SUBJECT X-ESMTP-ENVELOPE-ID)])";
 
-/// Where an incremental sync stands: keep it between fetches and pass it back as
-/// [`FetchOptions::since`].
+/// Where an IMAP incremental sync stands: keep it between fetches and pass it back as
+/// [`ImapFetchOptions::since`]. Its text form, for a state file, is `UIDVALIDITY:UID`.
+///
+/// ```
+/// use esmtp_transport::ImapSyncState;
+/// let state: ImapSyncState = "1700000000:42".parse()?;
+/// assert_eq!((state.uid_validity, state.last_uid), (1_700_000_000, 42));
+/// assert_eq!(state.to_string(), "1700000000:42");
+/// # Ok::<(), esmtp_transport::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SyncState {
+pub struct ImapSyncState {
     /// The mailbox's UIDVALIDITY when the state was taken.
     pub uid_validity: u32,
     /// The highest UID seen; the next fetch starts above it.
     pub last_uid: u32,
 }
 
+impl fmt::Display for ImapSyncState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.uid_validity, self.last_uid)
+    }
+}
+
+impl FromStr for ImapSyncState {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let invalid = || Error::new(ErrorKind::Config, "not an IMAP sync state (UIDVALIDITY:UID)");
+        let (validity, uid) = s.trim().split_once(':').ok_or_else(invalid)?;
+        let number = |n: &str| n.parse::<u32>().ok().filter(|_| n.bytes().all(|b| b.is_ascii_digit()));
+        Ok(ImapSyncState {
+            uid_validity: number(validity).ok_or_else(invalid)?,
+            last_uid: number(uid).ok_or_else(invalid)?,
+        })
+    }
+}
+
 /// How [`ImapClient::fetch_esmtp`] fetches, and what it does after.
 #[derive(Debug, Clone)]
-pub struct FetchOptions {
+pub struct ImapFetchOptions {
     /// Esmtp mails only (default) or every message.
     pub scope: FetchScope,
     /// Only messages above this state; `None` reads the whole mailbox. A state whose
     /// UIDVALIDITY no longer matches causes a full resync, reported in
-    /// [`FetchReport::uid_validity_changed`].
-    pub since: Option<SyncState>,
+    /// [`ImapFetchReport::uid_validity_changed`].
+    pub since: Option<ImapSyncState>,
     /// Set `\Seen` on messages that opened (and on the key slips that opened them).
     pub mark_seen: bool,
     /// Move messages that opened (and their key slips) to this mailbox.
@@ -56,9 +88,9 @@ pub struct FetchOptions {
     pub max_message_size: u64,
 }
 
-impl Default for FetchOptions {
+impl Default for ImapFetchOptions {
     fn default() -> Self {
-        FetchOptions {
+        ImapFetchOptions {
             scope: FetchScope::EsmtpOnly,
             since: None,
             mark_seen: false,
@@ -66,18 +98,19 @@ impl Default for FetchOptions {
             delete_after_open: false,
             batch_size: 50,
             batch_bytes: retrieve::DEFAULT_BATCH_BYTES,
-            max_message_size: esmtp_core::mime::Limits::default().max_mail_bytes as u64,
+            max_message_size: retrieve::default_max_message_size(),
         }
     }
 }
 
 /// The result of [`ImapClient::fetch_esmtp`].
 #[derive(Debug)]
-pub struct FetchReport {
+#[non_exhaustive]
+pub struct ImapFetchReport {
     /// The mailbox fetched.
     pub mailbox: String,
-    /// The state to pass as [`FetchOptions::since`] next time.
-    pub sync: SyncState,
+    /// The state to pass as [`ImapFetchOptions::since`] next time.
+    pub sync: ImapSyncState,
     /// The mailbox's UIDVALIDITY differed from `since`: old UIDs are void, and this report
     /// covers the whole mailbox again.
     pub uid_validity_changed: bool,
@@ -87,7 +120,7 @@ pub struct FetchReport {
     pub action_error: Option<Error>,
 }
 
-impl FetchReport {
+impl ImapFetchReport {
     /// The messages that opened.
     pub fn opened(&self) -> impl Iterator<Item = &Fetched> {
         self.messages.iter().filter(|m| m.opened().is_some())
@@ -118,32 +151,14 @@ pub(crate) fn uid_set(uids: &[u32]) -> String {
     out
 }
 
-/// Split sorted candidates into FETCH batches of at most `count` messages and about `bytes`.
-pub(crate) fn batches(items: &[(u32, u64)], count: usize, bytes: u64) -> Vec<Vec<u32>> {
-    let mut out = Vec::new();
-    let mut current: Vec<u32> = Vec::new();
-    let mut current_bytes = 0u64;
-    for &(uid, size) in items {
-        if !current.is_empty() && (current.len() >= count.max(1) || current_bytes + size > bytes) {
-            out.push(std::mem::take(&mut current));
-            current_bytes = 0;
-        }
-        current.push(uid);
-        current_bytes += size;
-    }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    out
-}
-
-struct Candidate {
+/// What the server said about a message before any download.
+struct Meta {
     size: u64,
     info: HeaderInfo,
 }
 
 impl ImapClient {
-    /// Fetch the esmtp mails of `mailbox` (or all its mail, by [`FetchOptions::scope`]) and
+    /// Fetch the esmtp mails of `mailbox` (or all its mail, by [`ImapFetchOptions::scope`]) and
     /// open each with `opener`; key-slip mails are paired with their envelopes by envelope id and
     /// used automatically. Every message gets its own result: one bad, foreign or undecryptable
     /// message never aborts the fetch.
@@ -155,8 +170,8 @@ impl ImapClient {
         &mut self,
         mailbox: &str,
         opener: &Opener,
-        options: &FetchOptions,
-    ) -> Result<FetchReport> {
+        options: &ImapFetchOptions,
+    ) -> Result<ImapFetchReport> {
         let acts = options.mark_seen || options.move_to.is_some() || options.delete_after_open;
         // Read-only unless asked to change something: nothing is marked by accident.
         let state = if acts { self.select(mailbox)? } else { self.examine(mailbox)? };
@@ -165,9 +180,9 @@ impl ImapClient {
             Some(_) => (0, true),
             None => (0, false),
         };
-        let mut report = FetchReport {
+        let mut report = ImapFetchReport {
             mailbox: mailbox.to_string(),
-            sync: SyncState { uid_validity: state.uid_validity, last_uid: previous },
+            sync: ImapSyncState { uid_validity: state.uid_validity, last_uid: previous },
             uid_validity_changed,
             messages: Vec::new(),
             action_error: None,
@@ -183,7 +198,7 @@ impl ImapClient {
         let range = format!("UID {first}:{last}");
 
         // Key slips anywhere in the mailbox (an envelope may arrive after its slip), the newest
-        // first; their bodies say which envelope each opens.
+        // first. Their headers do not say which envelope each opens: read them first.
         let mut slip_uids: Vec<u32> = self
             .search(&format!("SUBJECT {}", quoted(esmtp_core::mime::KEY_SLIP_SUBJECT)?))?
             .into_iter()
@@ -192,45 +207,42 @@ impl ImapClient {
         if slip_uids.len() > MAX_SLIPS_READ {
             slip_uids.drain(..slip_uids.len() - MAX_SLIPS_READ);
         }
-        let targets: Vec<u32> = match options.scope {
-            FetchScope::All => new,
-            FetchScope::EsmtpOnly => {
-                let mut t: BTreeSet<u32> = self
-                    .search(&format!(
-                        "{range} HEADER {} {}",
-                        esmtp_core::mime::ENVELOPE_ID_HEADER,
-                        quoted("")?
-                    ))?
-                    .into_iter()
-                    .collect();
-                t.extend(slip_uids.iter().filter(|&&u| u >= first));
-                t.into_iter().collect()
-            }
-        };
-        let mut candidates = self.header_fields(&targets)?;
         let slip_meta = self.header_fields(&slip_uids)?;
-        let mut reader = Reader::new(opener);
-        let mut results: BTreeMap<u32, Fetched> = BTreeMap::new();
-        let slip_sizes: Vec<(u32, u64)> = slip_meta.iter().map(|(&u, c)| (u, c.size)).collect();
-        for batch in batches(&slip_sizes, options.batch_size, options.batch_bytes) {
-            self.read_batch(&batch, &slip_meta, &mut reader, &mut results)?;
-        }
-        let slip_envelopes: BTreeMap<u32, EnvelopeId> = results
+        let slip_list: Vec<Candidate> = slip_meta
             .iter()
-            .filter_map(|(&u, f)| match &f.result {
-                Ok(Retrieved::KeySlip(slip)) => Some((u, slip.envelope_id)),
+            .map(|(&uid, m)| Candidate {
+                location: MessageRef::Imap { uid },
+                size: m.size,
+                info: Some(m.info.clone()),
+            })
+            .collect();
+        let mut source = Batches { client: self, count: options.batch_size, bytes: options.batch_bytes };
+        let slip_results = pairing::read_all(&mut source, opener, &[], &slip_list, options.max_message_size)?;
+        let slips: BTreeMap<u32, KeySlip> = pairing::slips_read(&slip_results)
+            .into_iter()
+            .filter_map(|(at, slip)| match at {
+                MessageRef::Imap { uid } => Some((*uid, slip.clone())),
                 _ => None,
             })
             .collect();
 
+        let targets: Vec<u32> = match options.scope {
+            FetchScope::All => new.into_iter().filter(|u| !slip_meta.contains_key(u)).collect(),
+            FetchScope::EsmtpOnly => self.search(&format!(
+                "{range} HEADER {} {}",
+                esmtp_core::mime::ENVELOPE_ID_HEADER,
+                quoted("")?
+            ))?,
+        };
+        let mut candidates = self.header_fields(&targets)?;
+
         // Envelopes from earlier syncs whose slip has only now arrived: open them again.
-        let wanted_ids: BTreeSet<EnvelopeId> =
-            candidates.values().filter_map(|c| c.info.envelope_id).collect();
+        let wanted_ids: BTreeSet<_> = candidates.values().filter_map(|c| c.info.envelope_id).collect();
         let mut late: BTreeSet<u32> = BTreeSet::new();
-        let new_slip_ids: Vec<EnvelopeId> = slip_envelopes
+        let new_slip_ids: Vec<EnvelopeId> = slips
             .iter()
-            .filter(|(u, id)| **u >= first && !wanted_ids.contains(id))
-            .map(|(_, id)| *id)
+            .filter(|(uid, slip)| **uid >= first && !wanted_ids.contains(&slip.envelope_id()))
+            .map(|(_, slip)| slip.envelope_id())
             .take(MAX_LATE_SLIPS)
             .collect();
         for id in new_slip_ids.into_iter().filter(|_| previous > 0) {
@@ -246,38 +258,35 @@ impl ImapClient {
         let late_uids: Vec<u32> = late.iter().copied().collect();
         candidates.extend(self.header_fields(&late_uids)?);
 
-        // Slips were read first, so every envelope after them can use them.
-        let mut all_meta = slip_meta;
-        let rest: Vec<u32> = candidates.keys().copied().filter(|u| !all_meta.contains_key(u)).collect();
-        all_meta.append(&mut candidates);
-        for group in [rest] {
-            let mut sized = Vec::new();
-            for uid in group {
-                let Some(c) = all_meta.get(&uid) else { continue };
-                if c.size > options.max_message_size {
-                    let why = format!("{} bytes, the limit is {}", c.size, options.max_message_size);
-                    results.insert(uid, fetched(uid, c, Err(MessageError::TooLarge(why))));
-                } else {
-                    sized.push((uid, c.size));
-                }
-            }
-            for batch in batches(&sized, options.batch_size, options.batch_bytes) {
-                self.read_batch(&batch, &all_meta, &mut reader, &mut results)?;
-            }
-        }
+        let list: Vec<Candidate> = candidates
+            .iter()
+            .map(|(&uid, m)| Candidate {
+                location: MessageRef::Imap { uid },
+                size: m.size,
+                info: Some(m.info.clone()),
+            })
+            .collect();
+        let known: Vec<KeySlip> = slips.values().cloned().collect();
+        let mut source = Batches { client: self, count: options.batch_size, bytes: options.batch_bytes };
+        let mut messages = pairing::read_all(&mut source, opener, &known, &list, options.max_message_size)?;
+        messages.extend(slip_results);
         // Old slips and old envelopes are read for pairing; only what they newly open is reported.
-        results.retain(|&uid, f| {
+        messages.retain(|f| {
+            let uid = f.uid().unwrap_or(0);
             uid >= first
                 || (late.contains(&uid)
                     && matches!(f.result, Ok(Retrieved::Opened { with_key_slip: true, .. })))
         });
-        report.messages = results.into_values().collect();
+        messages.sort_by_key(|f| f.uid().unwrap_or(0));
+        let slip_envelopes: BTreeMap<u32, EnvelopeId> =
+            slips.iter().map(|(&uid, slip)| (uid, slip.envelope_id())).collect();
+        report.messages = messages;
         report.action_error = self.act(&report.messages, &slip_envelopes, options).err();
         Ok(report)
     }
 
     fn search(&mut self, query: &str) -> Result<Vec<u32>> {
-        self.budget.set(DEFAULT_BUDGET);
+        self.ctl.begin(DEFAULT_BUDGET);
         let mut uids: Vec<u32> =
             self.session.uid_search(query).map_err(|e| map_imap(e, "UID SEARCH"))?.into_iter().collect();
         uids.sort_unstable();
@@ -285,73 +294,19 @@ impl ImapClient {
     }
 
     /// Size and esmtp headers of each UID (those the server no longer has are left out).
-    fn header_fields(&mut self, uids: &[u32]) -> Result<BTreeMap<u32, Candidate>> {
+    fn header_fields(&mut self, uids: &[u32]) -> Result<BTreeMap<u32, Meta>> {
         let mut out = BTreeMap::new();
         for chunk in uids.chunks(UIDS_PER_COMMAND) {
-            self.budget.set(DEFAULT_BUDGET);
+            self.ctl.begin(DEFAULT_BUDGET);
             let fetches =
                 self.session.uid_fetch(uid_set(chunk), HEADER_QUERY).map_err(|e| map_imap(e, "UID FETCH"))?;
             for f in fetches.iter() {
                 let Some(uid) = f.uid else { continue };
                 let info = f.header().map(retrieve::header_info).unwrap_or_default();
-                out.insert(uid, Candidate { size: u64::from(f.size.unwrap_or(0)), info });
+                out.insert(uid, Meta { size: u64::from(f.size.unwrap_or(0)), info });
             }
         }
         Ok(out)
-    }
-
-    fn read_batch(
-        &mut self,
-        batch: &[u32],
-        meta: &BTreeMap<u32, Candidate>,
-        reader: &mut Reader<'_>,
-        results: &mut BTreeMap<u32, Fetched>,
-    ) -> Result<()> {
-        let expected: u64 = batch.iter().filter_map(|u| meta.get(u)).map(|c| c.size + 4096).sum();
-        // Bounded by what the server announced; twice that, since some servers only estimate
-        // RFC822.SIZE.
-        self.budget.set(expected.saturating_mul(2).saturating_add(4 << 20));
-        let fetches = match self.session.uid_fetch(uid_set(batch), "(UID BODY.PEEK[])") {
-            Ok(fetches) => fetches,
-            Err(e) => {
-                let err = map_imap(e, "UID FETCH");
-                // A NO leaves the session usable: find the message it is about, one at a time,
-                // and give that one the error.
-                if !matches!(err.kind(), ErrorKind::Permanent | ErrorKind::Transient) {
-                    return Err(err);
-                }
-                if let [uid] = batch {
-                    if let Some(c) = meta.get(uid) {
-                        results.insert(*uid, fetched(*uid, c, Err(MessageError::Other(err.to_string()))));
-                    }
-                    return Ok(());
-                }
-                for uid in batch {
-                    self.read_batch(std::slice::from_ref(uid), meta, reader, results)?;
-                }
-                return Ok(());
-            }
-        };
-        for f in fetches.iter() {
-            let (Some(uid), Some(body)) = (f.uid, f.body()) else { continue };
-            let Some(c) = meta.get(&uid) else { continue };
-            if results.contains_key(&uid) {
-                continue;
-            }
-            let read = reader.read(body);
-            let mut item = fetched(uid, c, read.result);
-            if let Some(outer) = read.outer {
-                item.outer = outer;
-            }
-            results.insert(uid, item);
-        }
-        for &uid in batch {
-            if let (false, Some(c)) = (results.contains_key(&uid), meta.get(&uid)) {
-                let gone = Err(MessageError::Other("the message is no longer on the server".into()));
-                results.insert(uid, fetched(uid, c, gone));
-            }
-        }
-        Ok(())
     }
 
     /// Mark, move or delete what opened, and the key slips that opened it.
@@ -359,27 +314,21 @@ impl ImapClient {
         &mut self,
         messages: &[Fetched],
         slip_envelopes: &BTreeMap<u32, EnvelopeId>,
-        options: &FetchOptions,
+        options: &ImapFetchOptions,
     ) -> Result<()> {
         let delete = options.delete_after_open && options.move_to.is_none();
         if !options.mark_seen && options.move_to.is_none() && !delete {
             return Ok(());
         }
-        let mut uids: BTreeSet<u32> = BTreeSet::new();
-        let mut used_slips: BTreeSet<EnvelopeId> = BTreeSet::new();
-        for m in messages {
-            if let (Some(uid), Some(mail)) = (m.uid(), m.opened()) {
-                uids.insert(uid);
-                if matches!(m.result, Ok(Retrieved::Opened { with_key_slip: true, .. })) {
-                    used_slips.insert(mail.envelope_id);
-                }
-            }
-        }
+        // The slips that opened something may sit among old messages, not in `messages`.
+        let used_slips = pairing::used_slips(messages);
+        let mut uids: BTreeSet<u32> =
+            messages.iter().filter(|m| m.opened().is_some()).filter_map(Fetched::uid).collect();
         uids.extend(slip_envelopes.iter().filter(|(_, id)| used_slips.contains(id)).map(|(&u, _)| u));
         let uids: Vec<u32> = uids.into_iter().collect();
         for chunk in uids.chunks(UIDS_PER_COMMAND) {
             let set = uid_set(chunk);
-            self.budget.set(DEFAULT_BUDGET);
+            self.ctl.begin(DEFAULT_BUDGET);
             if options.mark_seen {
                 self.session
                     .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
@@ -411,8 +360,62 @@ impl ImapClient {
     }
 }
 
-fn fetched(uid: u32, c: &Candidate, result: Result<Retrieved, MessageError>) -> Fetched {
-    Fetched { location: MessageRef::Imap { uid }, size: c.size, outer: c.info.outer.clone(), result }
+/// Batched `UID FETCH` downloads for the pairing driver.
+struct Batches<'a> {
+    client: &'a mut ImapClient,
+    count: usize,
+    bytes: u64,
+}
+
+impl Source for Batches<'_> {
+    fn batch_limits(&self) -> (usize, u64) {
+        (self.count, self.bytes)
+    }
+
+    fn download(&mut self, candidates: &[Candidate], batch: &[usize], take: &mut Take<'_>) -> Result<()> {
+        let by_uid: HashMap<u32, usize> = batch
+            .iter()
+            .filter_map(|&i| match candidates[i].location {
+                MessageRef::Imap { uid } => Some((uid, i)),
+                _ => None,
+            })
+            .collect();
+        let mut uids: Vec<u32> = by_uid.keys().copied().collect();
+        uids.sort_unstable();
+        let announced = batch.iter().fold(0u64, |sum, &i| sum.saturating_add(candidates[i].size));
+        // Bounded by what the server announced: twice that (some servers only estimate
+        // RFC822.SIZE), plus room for the FETCH framing of each message.
+        let budget =
+            announced.saturating_mul(2).saturating_add(4096 * batch.len() as u64).saturating_add(4 << 20);
+        self.client.ctl.begin_transfer(announced, budget);
+        let fetches = match self.client.session.uid_fetch(uid_set(&uids), "(UID BODY.PEEK[])") {
+            Ok(fetches) => fetches,
+            Err(e) => {
+                let err = map_imap(e, "UID FETCH");
+                // A NO leaves the session usable: find the message it is about, one at a time,
+                // and give that one the error.
+                if !matches!(err.kind(), ErrorKind::Permanent | ErrorKind::Transient) {
+                    return Err(err);
+                }
+                if let [i] = batch {
+                    take(*i, Err(MessageError::Other(err.to_string())));
+                    return Ok(());
+                }
+                for &i in batch {
+                    self.download(candidates, &[i], take)?;
+                }
+                return Ok(());
+            }
+        };
+        for f in fetches.iter() {
+            if let (Some(uid), Some(body)) = (f.uid, f.body())
+                && let Some(&i) = by_uid.get(&uid)
+            {
+                take(i, Ok(body));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -428,13 +431,11 @@ mod tests {
     }
 
     #[test]
-    fn batches_respect_count_and_bytes() {
-        let items: Vec<(u32, u64)> = (1..=7).map(|u| (u, 10)).collect();
-        assert_eq!(batches(&items, 3, 1000), vec![vec![1, 2, 3], vec![4, 5, 6], vec![7]]);
-        assert_eq!(batches(&items, 100, 25), vec![vec![1, 2], vec![3, 4], vec![5, 6], vec![7]]);
-        // A message above the byte budget goes alone.
-        let big = [(1, 5), (2, 1000), (3, 5)];
-        assert_eq!(batches(&big, 100, 100), vec![vec![1], vec![2], vec![3]]);
-        assert!(batches(&[], 10, 10).is_empty());
+    fn sync_state_text() {
+        let state = ImapSyncState { uid_validity: 7, last_uid: u32::MAX };
+        assert_eq!(state.to_string().parse::<ImapSyncState>().unwrap(), state);
+        for bad in ["", "7", "7:", ":7", "7:-1", "7:+1", "a:b", "1:2:3", "99999999999:1"] {
+            assert_eq!(bad.parse::<ImapSyncState>().unwrap_err().kind(), ErrorKind::Config, "{bad}");
+        }
     }
 }

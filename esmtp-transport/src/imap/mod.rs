@@ -3,27 +3,25 @@
 //! incremental sync by UIDVALIDITY and UID, and IDLE (RFC 2177).
 
 mod fetch;
+mod login;
 mod utf7;
 
-use std::cell::Cell;
 use std::collections::HashSet;
-use std::net::TcpStream;
+use std::io::{Read, Write};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ::imap::types::UnsolicitedResponse;
 use imap_proto::types::NameAttribute;
-use zeroize::Zeroizing;
 
-use crate::account::{Account, PasswordMechanism, SessionSecret, TlsMode};
-use crate::error::{Error, ErrorKind, Result};
-use crate::pop3::wire::{MAX_LINE, Wire};
-use crate::retrieve::net::{ReadBudget, TlsStream, connect_tcp, map_io};
-pub use fetch::{FetchOptions, FetchReport, SyncState};
+use crate::account::{Account, TlsMode};
+use crate::error::{Error, ErrorKind, Result, server_text};
+use crate::net::{self, Channel, Control, DEFAULT_BUDGET, PREAUTH_BUDGET, map_io};
+use crate::trace::Protocol;
+pub use fetch::{ImapFetchOptions, ImapFetchReport, ImapSyncState};
 
 /// Servers may drop an IDLE after 30 minutes (RFC 2177); it is renewed well before that.
 const IDLE_RENEW: Duration = Duration::from_secs(25 * 60);
-/// How much any command other than a body FETCH may return before the server is cut off.
-const DEFAULT_BUDGET: u64 = 64 << 20;
 
 /// A mailbox as LIST reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,9 +49,32 @@ pub struct MailboxState {
 
 /// An authenticated IMAP session for one account. Blocking; `Send`, so it can live on a
 /// background thread. Close it with [`ImapClient::logout`] (dropping it just disconnects).
+///
+/// ```no_run
+/// use esmtp_core::{Opener, X25519Identity};
+/// use esmtp_transport::{Account, Credentials, ImapClient, ImapFetchOptions, ImapSyncState, Secret};
+///
+/// # fn identity() -> X25519Identity { unimplemented!() }
+/// # fn stored_state() -> Option<String> { None }
+/// let account = Account::gmail("bob@gmail.com", Credentials::Password(Secret::new("app password")))
+///     .build()?;
+/// let mut imap = ImapClient::connect(&account)?;
+/// let since = stored_state().map(|s| s.parse::<ImapSyncState>()).transpose()?;
+/// let options = ImapFetchOptions { since, ..ImapFetchOptions::default() };
+/// let report = imap.fetch_esmtp("INBOX", &Opener::new().identity(identity()), &options)?;
+/// for m in &report.messages {
+///     match m.opened() {
+///         Some(mail) => println!("{}: {:?}", m.uid().unwrap_or(0), mail.headers.subject),
+///         None => println!("{}: {:?}", m.uid().unwrap_or(0), m.result.as_ref().err()),
+///     }
+/// }
+/// println!("next time: {}", report.sync); // e.g. "1700000000:42"
+/// imap.logout()?;
+/// # Ok::<(), esmtp_transport::Error>(())
+/// ```
 pub struct ImapClient {
-    session: ::imap::Session<TlsStream>,
-    budget: ReadBudget,
+    session: ::imap::Session<Channel>,
+    ctl: Arc<Control>,
     capabilities: HashSet<String>,
     idle_renewal: Duration,
 }
@@ -78,14 +99,15 @@ pub(crate) fn map_imap(e: ::imap::Error, during: &str) -> Error {
             let later =
                 ["[UNAVAILABLE]", "[INUSE]", "[LIMIT]", "[SERVERBUG]"].iter().any(|c| text.contains(c));
             let kind = if later { ErrorKind::Transient } else { ErrorKind::Permanent };
-            Error::new(kind, format!("the server refused {during}: {}", no.information))
+            Error::new(kind, format!("the server refused {during}: {}", server_text(&no.information)))
         }
-        E::Bad(bad) => {
-            Error::new(ErrorKind::Protocol, format!("the server rejected {during}: {}", bad.information))
-        }
+        E::Bad(bad) => Error::new(
+            ErrorKind::Protocol,
+            format!("the server rejected {during}: {}", server_text(&bad.information)),
+        ),
         E::Bye(bye) => Error::new(
             ErrorKind::Connection,
-            format!("the server ended the session during {during}: {}", bye.information),
+            format!("the server ended the session during {during}: {}", server_text(&bye.information)),
         ),
         E::Validate(v) => {
             Error::new(ErrorKind::Config, format!("invalid argument for {during}")).with_source(v)
@@ -107,21 +129,6 @@ pub(crate) fn quoted(value: &str) -> Result<String> {
         ));
     }
     Ok(format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\"")))
-}
-
-/// One SASL response, sent once: a server that answers with another challenge (XOAUTH2 does,
-/// with its error details) gets the empty response it expects before its NO.
-struct SaslOnce {
-    response: Zeroizing<Vec<u8>>,
-    sent: Cell<bool>,
-}
-
-impl ::imap::Authenticator for SaslOnce {
-    type Response = Zeroizing<Vec<u8>>;
-
-    fn process(&self, _challenge: &[u8]) -> Self::Response {
-        if self.sent.replace(true) { Zeroizing::new(Vec::new()) } else { self.response.clone() }
-    }
 }
 
 fn capability_set(caps: &::imap::types::Capabilities) -> HashSet<String> {
@@ -147,16 +154,38 @@ impl ImapClient {
     pub fn connect(account: &Account) -> Result<Self> {
         let server =
             account.imap().ok_or_else(|| Error::new(ErrorKind::Config, "the account has no IMAP server"))?;
-        let tcp = connect_tcp(server, account.timeout())?;
-        let tls = match server.tls {
-            TlsMode::Implicit => TlsStream::handshake(account, &server.host, tcp)?,
-            TlsMode::StartTls => TlsStream::handshake(account, &server.host, starttls(tcp)?)?,
+        let wire = net::connect(account, server, Protocol::Imap)?;
+        let channel = match server.tls {
+            TlsMode::Implicit => wire.into_inner()?,
+            TlsMode::StartTls => {
+                let mut channel = login::starttls(wire)?;
+                channel.start_tls(&account.trust, server, false)?;
+                channel
+            }
         };
-        let budget = tls.budget();
-        budget.set(DEFAULT_BUDGET);
-        let mut client = ::imap::Client::new(tls);
         // After STARTTLS the session goes on without a second greeting.
-        if server.tls == TlsMode::Implicit {
+        ImapClient::start(account, channel, server.tls == TlsMode::Implicit)
+    }
+
+    /// A session over `stream`, used as it is: the server's greeting comes first, then the
+    /// capabilities and the login of [`ImapClient::connect`]. No TLS is added: the stream must
+    /// already be protected (a TLS session of the caller's, a local socket), or be a test's.
+    /// The account's servers are not used; its credentials, deadline and trace are. The deadline
+    /// is checked before each read and write; a read that blocks forever can only be ended by
+    /// the stream itself (set its timeouts).
+    ///
+    /// # Errors
+    /// As [`ImapClient::connect`].
+    pub fn from_stream(account: &Account, stream: impl Read + Write + Send + 'static) -> Result<Self> {
+        let channel = net::over_stream(account, Protocol::Imap, stream).into_inner()?;
+        ImapClient::start(account, channel, true)
+    }
+
+    fn start(account: &Account, channel: Channel, greeting: bool) -> Result<Self> {
+        let ctl = channel.control().clone();
+        ctl.begin(PREAUTH_BUDGET);
+        let mut client = ::imap::Client::new(channel);
+        if greeting {
             let greeting = client.read_greeting().map_err(|e| map_imap(e, "the greeting"))?;
             if !greeting.starts_with(b"* OK") {
                 return Err(Error::new(
@@ -166,10 +195,13 @@ impl ImapClient {
             }
         }
         // Capabilities learned before TLS are not trusted (RFC 3501 section 6.2.1).
+        ctl.begin(PREAUTH_BUDGET);
         let caps = capability_set(&client.capabilities().map_err(|e| map_imap(e, "CAPABILITY"))?);
-        let session = login(account, client, &caps)?;
-        let mut this = ImapClient { session, budget, capabilities: HashSet::new(), idle_renewal: IDLE_RENEW };
+        ctl.begin(PREAUTH_BUDGET);
+        let session = login::login(account, client, &caps, &ctl)?;
+        let mut this = ImapClient { session, ctl, capabilities: HashSet::new(), idle_renewal: IDLE_RENEW };
         // Servers announce more after login.
+        this.ctl.begin(DEFAULT_BUDGET);
         let caps = this.session.capabilities().map_err(|e| map_imap(e, "CAPABILITY"))?;
         this.capabilities = capability_set(&caps);
         Ok(this)
@@ -199,7 +231,7 @@ impl ImapClient {
     /// # Errors
     /// Protocol and connection errors.
     pub fn mailboxes(&mut self) -> Result<Vec<MailboxInfo>> {
-        self.budget.set(DEFAULT_BUDGET);
+        self.ctl.begin(DEFAULT_BUDGET);
         let names = self.session.list(Some(""), Some("*")).map_err(|e| map_imap(e, "LIST"))?;
         let mut out: Vec<MailboxInfo> = names
             .iter()
@@ -227,7 +259,7 @@ impl ImapClient {
     /// # Errors
     /// [`ErrorKind::Permanent`] when it exists or the name is refused.
     pub fn create_mailbox(&mut self, name: &str) -> Result<()> {
-        self.budget.set(DEFAULT_BUDGET);
+        self.ctl.begin(DEFAULT_BUDGET);
         self.session.create(utf7::encode(name)).map_err(|e| map_imap(e, "CREATE"))
     }
 
@@ -236,7 +268,7 @@ impl ImapClient {
     /// # Errors
     /// [`ErrorKind::Permanent`] when it does not exist or cannot be deleted.
     pub fn delete_mailbox(&mut self, name: &str) -> Result<()> {
-        self.budget.set(DEFAULT_BUDGET);
+        self.ctl.begin(DEFAULT_BUDGET);
         // A selected mailbox cannot always be deleted; leave it first (UNSELECT needs RFC 3691).
         if self.has("UNSELECT") {
             let _ = self.session.run_command_and_check_ok("UNSELECT");
@@ -250,7 +282,7 @@ impl ImapClient {
     /// # Errors
     /// [`ErrorKind::Permanent`] when the mailbox does not exist or the server refuses the message.
     pub fn append(&mut self, mailbox: &str, message: &[u8]) -> Result<()> {
-        self.budget.set(DEFAULT_BUDGET);
+        self.ctl.begin_transfer(message.len() as u64, DEFAULT_BUDGET);
         // The crate puts the name between quotes without escaping it: hand it the escaped inside.
         let name = quoted(&utf7::encode(mailbox))?;
         let inner = &name[1..name.len() - 1];
@@ -275,7 +307,7 @@ impl ImapClient {
     }
 
     fn open_mailbox(&mut self, mailbox: &str, read_only: bool) -> Result<MailboxState> {
-        self.budget.set(DEFAULT_BUDGET);
+        self.ctl.begin(DEFAULT_BUDGET);
         let wire = utf7::encode(mailbox);
         let result = if read_only { self.session.examine(&wire) } else { self.session.select(&wire) };
         let mb = result.map_err(|e| map_imap(e, if read_only { "EXAMINE" } else { "SELECT" }))?;
@@ -297,7 +329,12 @@ impl ImapClient {
     ///
     /// # Errors
     /// Connection and protocol errors; the session is unusable after a connection error.
-    pub fn idle_wait(&mut self, mailbox: &str, since: Option<&SyncState>, timeout: Duration) -> Result<bool> {
+    pub fn idle_wait(
+        &mut self,
+        mailbox: &str,
+        since: Option<&ImapSyncState>,
+        timeout: Duration,
+    ) -> Result<bool> {
         let state = self.examine(mailbox)?;
         if let Some(since) = since {
             if since.uid_validity != state.uid_validity {
@@ -314,7 +351,7 @@ impl ImapClient {
             if left.is_zero() {
                 return Ok(false);
             }
-            self.budget.set(DEFAULT_BUDGET);
+            self.ctl.begin(DEFAULT_BUDGET);
             let new_mail = if self.has("IDLE") {
                 self.idle_once(left.min(self.idle_renewal), &mut exists)?
             } else {
@@ -357,7 +394,7 @@ impl ImapClient {
     /// # Errors
     /// Connection errors (the session ends either way).
     pub fn logout(mut self) -> Result<()> {
-        self.budget.set(DEFAULT_BUDGET);
+        self.ctl.begin(DEFAULT_BUDGET);
         self.session.logout().map_err(|e| map_imap(e, "LOGOUT"))
     }
 }
@@ -409,88 +446,6 @@ fn attribute_name(a: &NameAttribute<'_>) -> String {
     }
 }
 
-/// The plaintext phase of STARTTLS (greeting, CAPABILITY, STARTTLS), spoken line by line with
-/// bounded lines; returns the socket for the handshake. Bytes the server sent after its OK are
-/// an error, never read as if they had come through TLS.
-fn starttls(tcp: TcpStream) -> Result<TcpStream> {
-    let mut wire = Wire::new(tcp);
-    let mut line = Vec::new();
-    wire.read_line(MAX_LINE, &mut line, "the greeting")?;
-    if !line.starts_with(b"* OK") {
-        return Err(Error::new(ErrorKind::Connection, "the server refused the connection in its greeting"));
-    }
-    let mut offered = false;
-    for (tag, command) in [("S1", "CAPABILITY"), ("S2", "STARTTLS")] {
-        if command == "STARTTLS" && !offered {
-            return Err(Error::new(ErrorKind::Tls, "the server does not offer STARTTLS"));
-        }
-        wire.send(&format!("{tag} {command}"), command)?;
-        loop {
-            wire.read_line(MAX_LINE, &mut line, command)?;
-            let text = String::from_utf8_lossy(&line).to_ascii_uppercase();
-            if let Some(caps) = text.strip_prefix("* CAPABILITY ") {
-                offered |= caps.split_ascii_whitespace().any(|c| c == "STARTTLS");
-            } else if let Some(status) = text.strip_prefix(&format!("{tag} ")) {
-                if status.starts_with("OK") {
-                    break;
-                }
-                let kind = if command == "STARTTLS" { ErrorKind::Tls } else { ErrorKind::Protocol };
-                return Err(Error::new(kind, format!("the server refused {command}")));
-            }
-        }
-    }
-    wire.into_inner()
-}
-
-fn login(
-    account: &Account,
-    client: ::imap::Client<TlsStream>,
-    caps: &HashSet<String>,
-) -> Result<::imap::Session<TlsStream>> {
-    let user = account.username();
-    let auth_failed = |(e, _client): (::imap::Error, ::imap::Client<TlsStream>), during: &str| {
-        let err = map_imap(e, during);
-        match err.kind() {
-            ErrorKind::Permanent => Error::new(ErrorKind::Auth, "authentication failed"),
-            _ => err,
-        }
-    };
-    match account.credentials.resolve()? {
-        SessionSecret::OAuth2(token) => {
-            if !caps.contains("AUTH=XOAUTH2") {
-                return Err(Error::new(ErrorKind::Unsupported, "the server does not offer XOAUTH2"));
-            }
-            let auth =
-                SaslOnce { response: crate::sasl::xoauth2_raw(user, token.expose()), sent: Cell::new(false) };
-            client.authenticate("XOAUTH2", &auth).map_err(|e| auth_failed(e, "AUTHENTICATE XOAUTH2"))
-        }
-        SessionSecret::Password(password) => {
-            let plain_offered = caps.contains("AUTH=PLAIN");
-            let login_allowed = !caps.contains("LOGINDISABLED");
-            let use_plain = match account.password_mechanism {
-                PasswordMechanism::Plain if !plain_offered => {
-                    return Err(Error::new(ErrorKind::Unsupported, "the server does not offer AUTH=PLAIN"));
-                }
-                PasswordMechanism::Plain => true,
-                PasswordMechanism::Login => false,
-                PasswordMechanism::Any => plain_offered || !login_allowed,
-            };
-            if use_plain {
-                let auth = SaslOnce {
-                    response: crate::sasl::plain_raw(user, password.expose()),
-                    sent: Cell::new(false),
-                };
-                client.authenticate("PLAIN", &auth).map_err(|e| auth_failed(e, "AUTHENTICATE PLAIN"))
-            } else if !login_allowed {
-                Err(Error::new(ErrorKind::Unsupported, "the server disables LOGIN"))
-            } else {
-                // LOGIN sends quoted strings; the crate refuses CR and LF in them.
-                client.login(user, password.expose()).map_err(|e| auth_failed(e, "LOGIN"))
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -509,14 +464,6 @@ mod tests {
     fn quoted_names_are_unescaped() {
         assert_eq!(unescape_quoted(r#"a \"q\" \\ b"#), r#"a "q" \ b"#);
         assert_eq!(unescape_quoted("INBOX"), "INBOX");
-    }
-
-    #[test]
-    fn sasl_response_is_sent_once() {
-        use ::imap::Authenticator;
-        let auth = SaslOnce { response: Zeroizing::new(b"secret".to_vec()), sent: Cell::new(false) };
-        assert_eq!(&auth.process(b"")[..], b"secret");
-        assert!(auth.process(b"{\"status\":\"401\"}").is_empty());
     }
 
     #[test]

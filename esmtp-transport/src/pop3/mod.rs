@@ -4,18 +4,21 @@
 //! No maintained blocking POP3 crate exists, so this is a small client of its own. Mail stays on
 //! the server unless the caller deletes it; deletions take effect only at [`Pop3Client::quit`].
 
+mod fetch;
 pub(crate) mod wire;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::TcpStream;
-
-use esmtp_core::Opener;
+use std::collections::HashMap;
+use std::io::{Read, Write};
 
 use crate::account::{Account, PasswordMechanism, SessionSecret, TlsMode};
-use crate::error::{Error, ErrorKind, Result};
-use crate::retrieve::net::{TlsStream, connect_tcp};
-use crate::retrieve::{self, FetchScope, Fetched, MessageError, MessageRef, Reader, Retrieved};
-use wire::{MAX_LINE, Status, Wire};
+use crate::error::{Error, ErrorKind, Result, server_text};
+use crate::net::Wire;
+use crate::net::{self, DEFAULT_BUDGET, PREAUTH_BUDGET};
+use crate::retrieve;
+use crate::sasl;
+use crate::trace::Protocol;
+pub use fetch::{Pop3Download, Pop3FetchOptions, Pop3FetchReport, Pop3SyncState};
+use wire::{MAX_LINE, Status, read_multiline, read_status};
 
 /// Room for dot-stuffing and line-end differences above the size LIST announces: every line
 /// can gain a stuffed dot, and a server's count may differ a little from the wire.
@@ -24,7 +27,7 @@ fn retr_limit(listed: u64) -> usize {
     usize::try_from(limit).unwrap_or(usize::MAX)
 }
 
-/// The most a listing (LIST, UIDL, CAPA) may take: 64 MiB holds millions of entries.
+/// The most a listing (LIST, UIDL) may take: 64 MiB holds millions of entries.
 const MAX_LISTING: usize = 64 << 20;
 
 /// A message as LIST and UIDL report it.
@@ -38,51 +41,26 @@ pub struct Pop3Entry {
     pub uidl: String,
 }
 
-/// How [`Pop3Client::fetch_esmtp`] fetches.
-#[derive(Debug, Clone)]
-pub struct Pop3FetchOptions {
-    /// Esmtp mails only (default; classified from the headers with TOP when the server has it)
-    /// or every message.
-    pub scope: FetchScope,
-    /// Mark messages that opened (and the key slips that opened them) for deletion; the
-    /// server deletes them when [`Pop3Client::quit`] is called. Off by default: mail stays.
-    pub delete_after_open: bool,
-    /// Messages above this size are reported as [`MessageError::TooLarge`] and not downloaded
-    /// (default 128 MiB, the MIME reader's limit).
-    pub max_message_size: u64,
-}
-
-impl Default for Pop3FetchOptions {
-    fn default() -> Self {
-        Pop3FetchOptions {
-            scope: FetchScope::EsmtpOnly,
-            delete_after_open: false,
-            max_message_size: esmtp_core::mime::Limits::default().max_mail_bytes as u64,
-        }
-    }
-}
-
-/// The result of [`Pop3Client::fetch_esmtp`].
-#[derive(Debug)]
-pub struct Pop3Report {
-    /// The messages not in `known_uidls`, each with its own result, in server order.
-    pub messages: Vec<Fetched>,
-    /// The unique ids of every message now on the server: the `known_uidls` for next time.
-    pub uidls: Vec<String>,
-    /// Why marking for deletion failed, if it did.
-    pub action_error: Option<Error>,
-}
-
-impl Pop3Report {
-    /// The messages that opened.
-    pub fn opened(&self) -> impl Iterator<Item = &Fetched> {
-        self.messages.iter().filter(|m| m.opened().is_some())
-    }
-}
-
 /// An authenticated POP3 session (TRANSACTION state). Blocking; `Send`.
+///
+/// ```no_run
+/// use esmtp_core::{Opener, X25519Identity};
+/// use esmtp_transport::{Account, Credentials, Pop3Client, Pop3FetchOptions, Secret};
+///
+/// # fn identity() -> X25519Identity { unimplemented!() }
+/// let account = Account::gmail("bob@gmail.com", Credentials::Password(Secret::new("app password")))
+///     .build()?;
+/// let mut pop3 = Pop3Client::connect(&account)?;
+/// let report = pop3.fetch_esmtp(&Opener::new().identity(identity()), &Pop3FetchOptions::default())?;
+/// for m in report.opened() {
+///     println!("{:?}", m.opened().and_then(|o| o.headers.subject.as_deref()));
+/// }
+/// // Keep `report.sync.to_string()` and pass it back as `since` next time.
+/// pop3.quit()?;
+/// # Ok::<(), esmtp_transport::Error>(())
+/// ```
 pub struct Pop3Client {
-    wire: Wire<TlsStream>,
+    wire: Wire,
     capabilities: Vec<String>,
 }
 
@@ -104,11 +82,11 @@ fn refused(code: Option<String>, text: String, during: &str, auth: bool) -> Erro
     if kind == ErrorKind::Auth {
         return Error::new(kind, "authentication failed");
     }
-    Error::new(kind, format!("the server refused {during}: {text}"))
+    Error::new(kind, format!("the server refused {during}: {}", server_text(&text)))
 }
 
-fn expect_ok<S: std::io::Read + std::io::Write>(wire: &mut Wire<S>, during: &str) -> Result<String> {
-    match wire.read_status(during)? {
+fn expect_ok(wire: &mut Wire, during: &str) -> Result<String> {
+    match read_status(wire, during)? {
         Status::Ok(text) => Ok(text),
         Status::Err { code, text } => Err(refused(code, text, during, false)),
         Status::Continue(_) => {
@@ -117,12 +95,16 @@ fn expect_ok<S: std::io::Read + std::io::Write>(wire: &mut Wire<S>, during: &str
     }
 }
 
-fn capa<S: std::io::Read + std::io::Write>(wire: &mut Wire<S>) -> Result<Option<Vec<String>>> {
+/// The most a CAPA listing may take: a few dozen short lines in practice.
+const MAX_CAPA: usize = 64 * 1024;
+
+fn capa(wire: &mut Wire) -> Result<Option<Vec<String>>> {
+    wire.control().begin(PREAUTH_BUDGET);
     wire.send("CAPA", "CAPA")?;
-    match wire.read_status("CAPA")? {
+    match read_status(wire, "CAPA")? {
         Status::Ok(_) => {
             let mut body = Vec::new();
-            wire.read_multiline(MAX_LINE, MAX_LISTING, &mut body, "CAPA")?;
+            read_multiline(wire, MAX_LINE, MAX_CAPA, &mut body, "CAPA")?;
             Ok(Some(
                 String::from_utf8_lossy(&body)
                     .lines()
@@ -147,15 +129,33 @@ impl Pop3Client {
     pub fn connect(account: &Account) -> Result<Self> {
         let server =
             account.pop3().ok_or_else(|| Error::new(ErrorKind::Config, "the account has no POP3 server"))?;
-        let tcp = connect_tcp(server, account.timeout())?;
-        let tls = match server.tls {
-            TlsMode::Implicit => TlsStream::handshake(account, &server.host, tcp)?,
-            TlsMode::StartTls => TlsStream::handshake(account, &server.host, stls(tcp)?)?,
-        };
-        let mut wire = Wire::new(tls);
-        if server.tls == TlsMode::Implicit {
+        let mut wire = net::connect(account, server, Protocol::Pop3)?;
+        if server.tls == TlsMode::StartTls {
+            let mut channel = stls(wire)?;
+            channel.start_tls(&account.trust, server, false)?;
+            wire = Wire::new(channel);
+        } else {
             expect_ok(&mut wire, "the greeting")?;
         }
+        Pop3Client::start(account, wire)
+    }
+
+    /// A session over `stream`, used as it is: the server's greeting comes first, then CAPA and
+    /// the login of [`Pop3Client::connect`]. No TLS is added: the stream must already be
+    /// protected (a TLS session of the caller's, a local socket), or be a test's. The account's
+    /// servers are not used; its credentials, deadline and trace are. The deadline is checked
+    /// before each read and write; a read that blocks forever can only be ended by the stream
+    /// itself (set its timeouts).
+    ///
+    /// # Errors
+    /// As [`Pop3Client::connect`].
+    pub fn from_stream(account: &Account, stream: impl Read + Write + Send + 'static) -> Result<Self> {
+        let mut wire = net::over_stream(account, Protocol::Pop3, stream);
+        expect_ok(&mut wire, "the greeting")?;
+        Pop3Client::start(account, wire)
+    }
+
+    fn start(account: &Account, mut wire: Wire) -> Result<Self> {
         // What the server said before TLS is not trusted (RFC 2595 section 4).
         let capabilities = capa(&mut wire)?.unwrap_or_default();
         let mut client = Pop3Client { wire, capabilities };
@@ -188,12 +188,13 @@ impl Pop3Client {
 
     fn login(&mut self, account: &Account) -> Result<()> {
         let user = account.username();
+        self.wire.control().begin(PREAUTH_BUDGET);
         match account.credentials.resolve()? {
             SessionSecret::OAuth2(token) => {
                 if self.sasl_offers("XOAUTH2") == Some(false) {
                     return Err(Error::new(ErrorKind::Unsupported, "the server does not offer XOAUTH2"));
                 }
-                self.auth("XOAUTH2", &crate::sasl::xoauth2(user, token.expose()))
+                self.auth("XOAUTH2", &sasl::xoauth2(user, token.expose()))
             }
             SessionSecret::Password(password) => {
                 let plain = self.sasl_offers("PLAIN");
@@ -202,13 +203,13 @@ impl Pop3Client {
                         Err(Error::new(ErrorKind::Unsupported, "the server does not offer SASL PLAIN"))
                     }
                     (PasswordMechanism::Plain, _) | (PasswordMechanism::Any, Some(true)) => {
-                        self.auth("PLAIN", &crate::sasl::plain(user, password.expose()))
+                        self.auth("PLAIN", &sasl::plain(user, password.expose()))
                     }
                     _ => {
                         self.wire.send(&format!("USER {user}"), "USER")?;
                         self.auth_reply("USER")?;
                         let pass = zeroize::Zeroizing::new(format!("PASS {}", password.expose()));
-                        self.wire.send(&pass, "PASS")?;
+                        self.wire.send_secret(&pass, 1, "PASS")?;
                         self.auth_reply("PASS")
                     }
                 }
@@ -217,27 +218,27 @@ impl Pop3Client {
     }
 
     /// AUTH with the response in a continuation: initial responses must stay under 255 octets
-    /// (RFC 5034 section 4), which OAuth2 tokens do not.
+    /// (RFC 5034 section 4), which OAuth2 tokens do not. At most [`sasl::MAX_CHALLENGES`]
+    /// continuations are answered; then the exchange is cancelled (`*`) and is an error.
     fn auth(&mut self, mechanism: &str, response: &str) -> Result<()> {
         let during = format!("AUTH {mechanism}");
         self.wire.send(&during, &during)?;
-        let mut sent = false;
-        loop {
-            match self.wire.read_status(&during)? {
+        for challenge in 0..=sasl::MAX_CHALLENGES {
+            match read_status(&mut self.wire, &during)? {
                 Status::Ok(_) => return Ok(()),
                 Status::Err { code, text } => return Err(refused(code, text, &during, true)),
+                Status::Continue(_) if challenge == sasl::MAX_CHALLENGES => break,
+                Status::Continue(_) if challenge == 0 => self.wire.send_secret(response, 0, &during)?,
                 // XOAUTH2 reports failure in a second challenge, answered with an empty line.
-                Status::Continue(_) if sent => self.wire.send("", &during)?,
-                Status::Continue(_) => {
-                    self.wire.send(response, &during)?;
-                    sent = true;
-                }
+                Status::Continue(_) => self.wire.send("", &during)?,
             }
         }
+        let _ = self.wire.send("*", &during);
+        Err(Error::new(ErrorKind::Protocol, format!("the server kept challenging during {during}")))
     }
 
     fn auth_reply(&mut self, during: &str) -> Result<()> {
-        match self.wire.read_status(during)? {
+        match read_status(&mut self.wire, during)? {
             Status::Ok(_) => Ok(()),
             Status::Err { code, text } => Err(refused(code, text, during, true)),
             Status::Continue(_) => {
@@ -246,7 +247,9 @@ impl Pop3Client {
         }
     }
 
+    /// One command exchange within the account's deadline.
     fn command(&mut self, line: &str, during: &str) -> Result<String> {
+        self.wire.control().begin(DEFAULT_BUDGET);
         self.wire.send(line, during)?;
         expect_ok(&mut self.wire, during)
     }
@@ -254,7 +257,7 @@ impl Pop3Client {
     fn listing(&mut self, line: &str, during: &str) -> Result<Vec<u8>> {
         self.command(line, during)?;
         let mut body = Vec::new();
-        self.wire.read_multiline(MAX_LINE, MAX_LISTING, &mut body, during)?;
+        read_multiline(&mut self.wire, MAX_LINE, MAX_LISTING, &mut body, during)?;
         Ok(body)
     }
 
@@ -329,35 +332,64 @@ impl Pop3Client {
             .ok_or_else(|| Error::new(ErrorKind::Protocol, "the LIST reply is not 'number size'"))
     }
 
+    /// The size of one message, refused above the MIME reader's limit before any download.
+    fn checked_size(&mut self, number: u32) -> Result<u64> {
+        let size = self.size_of(number)?;
+        let max = retrieve::default_max_message_size();
+        if size > max {
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                format!("message {number} has {size} bytes, the limit is {max}"),
+            ));
+        }
+        Ok(size)
+    }
+
     /// RETR: the whole message, dot-unstuffed, CRLF line ends. Its size is checked with LIST
-    /// first, and the download may not grow past it (plus room for the wire format).
+    /// first (messages above the MIME reader's limit are [`ErrorKind::TooLarge`]), and the
+    /// download may not grow past it (plus room for the wire format). Servers such as Dovecot
+    /// flag a message retrieved this way `\Seen`; [`Pop3Client::fetch_esmtp`] avoids that.
     ///
     /// # Errors
     /// [`ErrorKind::Permanent`] for a message number that does not exist; protocol errors.
     pub fn retr(&mut self, number: u32) -> Result<Vec<u8>> {
-        let size = self.size_of(number)?;
-        self.retr_sized(number, size)
+        let size = self.checked_size(number)?;
+        self.download(number, size, false)
     }
 
-    fn retr_sized(&mut self, number: u32, size: u64) -> Result<Vec<u8>> {
-        self.command(&format!("RETR {number}"), "RETR")?;
+    /// Download a message of `size` (as LIST says) with RETR, or with TOP asking for more body
+    /// lines than the message can have (each line takes a byte at least), which servers do not
+    /// count as reading it. The deadline grows with the size; the bytes may not exceed it by
+    /// more than the wire format allows.
+    fn download(&mut self, number: u32, size: u64, top: bool) -> Result<Vec<u8>> {
         let limit = retr_limit(size);
-        let mut body = Vec::with_capacity(usize::try_from(size).unwrap_or(0).min(limit));
-        self.wire.read_multiline(limit, limit, &mut body, "RETR")?;
+        self.wire.control().begin_transfer(size, limit as u64 + MAX_LINE as u64);
+        let (line, during) = if top {
+            // Below 2^31 for servers that parse the count as a signed 32-bit number.
+            (format!("TOP {number} {}", size.saturating_add(1).min(i32::MAX as u64)), "TOP")
+        } else {
+            (format!("RETR {number}"), "RETR")
+        };
+        self.wire.send(&line, during)?;
+        expect_ok(&mut self.wire, during)?;
+        let mut body = Vec::with_capacity(usize::try_from(size).unwrap_or(0).min(limit).min(16 << 20));
+        read_multiline(&mut self.wire, limit, limit, &mut body, during)?;
         Ok(body)
     }
 
     /// TOP: the header and the first `lines` lines of the body (TOP is optional; see
-    /// [`Pop3Client::capabilities`]).
+    /// [`Pop3Client::capabilities`]). Bounded like [`Pop3Client::retr`].
     ///
     /// # Errors
     /// [`ErrorKind::Permanent`] when the server refuses TOP or the number.
     pub fn top(&mut self, number: u32, lines: u32) -> Result<Vec<u8>> {
-        let size = self.size_of(number)?;
-        self.command(&format!("TOP {number} {lines}"), "TOP")?;
+        let size = self.checked_size(number)?;
         let limit = retr_limit(size);
+        self.wire.control().begin_transfer(size, limit as u64 + MAX_LINE as u64);
+        self.wire.send(&format!("TOP {number} {lines}"), "TOP")?;
+        expect_ok(&mut self.wire, "TOP")?;
         let mut body = Vec::new();
-        self.wire.read_multiline(limit, limit, &mut body, "TOP")?;
+        read_multiline(&mut self.wire, limit, limit, &mut body, "TOP")?;
         Ok(body)
     }
 
@@ -393,141 +425,20 @@ impl Pop3Client {
     pub fn quit(mut self) -> Result<()> {
         self.command("QUIT", "QUIT").map(drop)
     }
-
-    /// Fetch the messages whose unique id is not in `known_uidls` and open each with `opener`;
-    /// key-slip mails among them are paired with their envelopes by envelope id and used
-    /// automatically. Every message gets its own result: one bad, foreign or undecryptable
-    /// message never aborts the fetch.
-    ///
-    /// With [`FetchScope::EsmtpOnly`] and a server that has TOP, headers are read first and
-    /// only esmtp mails are downloaded. Key slips are paired within the messages read in this
-    /// call; earlier slips come back in [`Retrieved::KeySlip`] for the caller to keep.
-    ///
-    /// # Errors
-    /// [`ErrorKind::Permanent`] when the server has no UIDL; connection and protocol errors.
-    pub fn fetch_esmtp(
-        &mut self,
-        opener: &Opener,
-        known_uidls: &HashSet<String>,
-        options: &Pop3FetchOptions,
-    ) -> Result<Pop3Report> {
-        let entries = self.entries()?;
-        let uidls = entries.iter().map(|e| e.uidl.clone()).collect();
-        let fresh: Vec<&Pop3Entry> = entries.iter().filter(|e| !known_uidls.contains(&e.uidl)).collect();
-
-        // Headers first where TOP allows: plain mail is then never downloaded, and key slips
-        // are read before the envelopes they open.
-        let use_top = options.scope == FetchScope::EsmtpOnly && self.has("TOP");
-        let mut order: Vec<(&Pop3Entry, bool)> = Vec::new();
-        let mut headers: BTreeMap<u32, retrieve::HeaderInfo> = BTreeMap::new();
-        if use_top {
-            // RFC 2449 PIPELINING: send a group of TOPs, then read their replies in order.
-            let group = if self.has("PIPELINING") { 32 } else { 1 };
-            for chunk in fresh.chunks(group) {
-                for e in chunk {
-                    self.wire.send(&format!("TOP {} 0", e.number), "TOP")?;
-                }
-                for e in chunk {
-                    if let Err(err) = expect_ok(&mut self.wire, "TOP") {
-                        // A refused TOP leaves the session in step; RETR below reports it.
-                        if err.kind() != ErrorKind::Permanent {
-                            return Err(err);
-                        }
-                        order.push((e, false));
-                        continue;
-                    }
-                    let limit = retr_limit(e.size);
-                    let mut head = Vec::new();
-                    self.wire.read_multiline(limit, limit, &mut head, "TOP")?;
-                    let info = retrieve::header_info(&head);
-                    if info.esmtp {
-                        order.push((e, info.key_slip));
-                    }
-                    headers.insert(e.number, info);
-                }
-            }
-        } else {
-            order.extend(fresh.iter().map(|e| (*e, false)));
-        }
-        order.sort_by_key(|(e, slip)| (!slip, e.number));
-
-        let mut reader = Reader::new(opener);
-        let mut results: BTreeMap<u32, Fetched> = BTreeMap::new();
-        let mut retry: Vec<(&Pop3Entry, esmtp_core::EnvelopeId)> = Vec::new();
-        for (e, _) in order {
-            let outer = headers.get(&e.number).map(|h| h.outer.clone()).unwrap_or_default();
-            let location = MessageRef::Pop3 { number: e.number, uidl: e.uidl.clone() };
-            if e.size > options.max_message_size {
-                let why = format!("{} bytes, the limit is {}", e.size, options.max_message_size);
-                results.insert(
-                    e.number,
-                    Fetched { location, size: e.size, outer, result: Err(MessageError::TooLarge(why)) },
-                );
-                continue;
-            }
-            let raw = match self.retr_sized(e.number, e.size) {
-                Ok(raw) => raw,
-                // A message the server refuses is that message's failure; the session goes on.
-                Err(err) if err.kind() == ErrorKind::Permanent => {
-                    let result = Err(MessageError::Other(err.to_string()));
-                    results.insert(e.number, Fetched { location, size: e.size, outer, result });
-                    continue;
-                }
-                Err(err) => return Err(err),
-            };
-            let read = reader.read(&raw);
-            let outer =
-                read.outer.unwrap_or_else(|| if use_top { outer } else { retrieve::header_info(&raw).outer });
-            if matches!(read.result, Err(MessageError::NoMatchingRecipient))
-                && let Some(id) = retrieve::header_info(&raw).envelope_id
-            {
-                retry.push((e, id));
-            }
-            results.insert(e.number, Fetched { location, size: e.size, outer, result: read.result });
-        }
-        // Without TOP, a slip can come after its envelope: read such envelopes once more.
-        for (e, id) in retry {
-            if reader.has_slip(&id) {
-                let raw = self.retr_sized(e.number, e.size)?;
-                if let Some(slot) = results.get_mut(&e.number) {
-                    slot.result = reader.read(&raw).result;
-                }
-            }
-        }
-        let messages: Vec<Fetched> = results.into_values().collect();
-        let action_error = if options.delete_after_open { self.delete_opened(&messages).err() } else { None };
-        Ok(Pop3Report { messages, uidls, action_error })
-    }
-
-    fn delete_opened(&mut self, messages: &[Fetched]) -> Result<()> {
-        let used: HashSet<_> = messages
-            .iter()
-            .filter(|m| matches!(m.result, Ok(Retrieved::Opened { with_key_slip: true, .. })))
-            .filter_map(|m| m.opened().map(|o| o.envelope_id))
-            .collect();
-        for m in messages {
-            let MessageRef::Pop3 { number, .. } = m.location else { continue };
-            let slip_used = matches!(&m.result, Ok(Retrieved::KeySlip(s)) if used.contains(&s.envelope_id));
-            if m.opened().is_some() || slip_used {
-                self.dele(number)?;
-            }
-        }
-        Ok(())
-    }
 }
 
-/// The plaintext phase of STLS: greeting, CAPA (STLS required), STLS; returns the socket for
+/// The plaintext phase of STLS: greeting, CAPA (STLS required), STLS; returns the stream for
 /// the handshake. Bytes the server sent after its +OK are an error, never read as TLS data.
-fn stls(tcp: TcpStream) -> Result<TcpStream> {
-    let mut wire = Wire::new(tcp);
+fn stls(mut wire: Wire) -> Result<crate::net::Channel> {
     expect_ok(&mut wire, "the greeting")?;
     if let Some(caps) = capa(&mut wire)?
         && !caps.iter().any(|c| c.eq_ignore_ascii_case("STLS"))
     {
         return Err(Error::new(ErrorKind::Tls, "the server does not offer STLS"));
     }
+    wire.control().begin(PREAUTH_BUDGET);
     wire.send("STLS", "STLS")?;
-    match wire.read_status("STLS")? {
+    match read_status(&mut wire, "STLS")? {
         Status::Ok(_) => wire.into_inner(),
         _ => Err(Error::new(ErrorKind::Tls, "the server refused STLS")),
     }

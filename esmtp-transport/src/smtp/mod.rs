@@ -1,138 +1,165 @@
-//! Authenticated submission (the paper's sections 2 and 4.2) over `lettre`'s SMTP connection.
+//! Authenticated submission (the paper's sections 2 and 4.2): the [`Submit`] trait, the SMTP
+//! [`Submitter`] and the in-memory [`StubSubmitter`].
 //!
 //! One authenticated session is kept and reused for batches; before reuse it is probed with NOOP,
 //! and a session the server closed while idle is replaced transparently.
 
+mod conn;
 pub(crate) mod reply;
 mod secure;
+mod stub;
 
-use std::net::Ipv4Addr;
+use std::io::{Read, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use esmtp_core::Sealer;
+use esmtp_core::mime::MailDraft;
 use lettre::Address;
-use lettre::transport::smtp::authentication::{Credentials as LettreCredentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, CertificateStore, SmtpConnection, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt, Rset};
-use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::commands::{Data, Mail, Noop, Rcpt, Rset};
+use lettre::transport::smtp::extension::{MailBodyParameter, MailParameter};
 
-use crate::account::{Account, PasswordMechanism, ServerSettings, SessionSecret, TlsMode};
+use crate::account::{Account, PasswordMechanism, ServerSettings, SessionSecret};
 use crate::error::{Error, ErrorKind, Result};
+use crate::net::Stream;
+use crate::sasl;
+use conn::SmtpConn;
 pub use reply::{Capabilities, SubmitReply};
 pub use secure::{KeySlipDelivery, SendOptions, SendReport};
+pub use stub::{StubSubmitter, SubmittedMail};
 
-/// Submits mail for one account; safe to share between threads (sessions are serialised).
+/// Submits mail: [`Submitter`] over SMTP, [`StubSubmitter`] in memory (for testing code that
+/// sends, without a server). Object safe: `&dyn Submit` works.
+pub trait Submit: Send + Sync {
+    /// Submit an already encoded message (RFC 5322, CRLF line ends) to `recipients` with
+    /// envelope sender `from`.
+    ///
+    /// # Errors
+    /// See [`ErrorKind`].
+    fn send_raw(&self, from: &str, recipients: &[String], message: &[u8]) -> Result<SubmitReply>;
+
+    /// The paper's sending flow in one call: seal `draft` with `sealer` (any suite, any
+    /// recipient mix), package it as an encrypted mail and submit it to every To, Cc and Bcc
+    /// recipient. When `sealer` makes a key slip, the key slip follows as its own mail (see
+    /// [`SendOptions::key_slip_to`]) once the envelope was accepted. A draft without a date
+    /// gets the current time.
+    ///
+    /// ```
+    /// use esmtp_core::mime::{MailDraft, Mailbox};
+    /// use esmtp_core::{Sealer, X25519Identity};
+    /// use esmtp_transport::{SendOptions, StubSubmitter, Submit};
+    ///
+    /// let bob = X25519Identity::generate()?;
+    /// let draft = MailDraft::new(Mailbox::new("alice@example.org"))
+    ///     .to(Mailbox::new("bob@example.org"))
+    ///     .subject("The plan")
+    ///     .text("Meet at noon.");
+    /// let stub = StubSubmitter::new();
+    /// let report = stub.send_secure(&draft, &Sealer::new().recipient(bob.to_public()), &SendOptions::default())?;
+    /// let sent = stub.sent();
+    /// assert_eq!(sent[0].recipients, ["bob@example.org"]);
+    /// assert_eq!(sent[0].message.len(), report.size);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidDraft`] when the draft cannot be packaged (an invalid address),
+    /// [`ErrorKind::Encryption`] when sealing fails, else as [`Submit::send_raw`]. If the
+    /// envelope went out but a key slip did not, the error says so and names the envelope's
+    /// Message-ID, so the caller can resend the slip.
+    fn send_secure(&self, draft: &MailDraft, sealer: &Sealer, options: &SendOptions) -> Result<SendReport> {
+        secure::send_secure(self, draft, sealer, options)
+    }
+}
+
+/// Where a submitter's sessions come from.
+enum Origin {
+    /// The account's SMTP server, connected anew whenever a session is needed.
+    Server(ServerSettings),
+    /// A caller's stream, for the first session only.
+    Stream(Mutex<Option<Box<dyn Stream>>>),
+}
+
+/// Submits mail for one account over SMTP; safe to share between threads (sessions are
+/// serialised).
+///
+/// ```no_run
+/// use esmtp_core::mime::{MailDraft, Mailbox};
+/// use esmtp_core::Sealer;
+/// use esmtp_transport::{Account, Credentials, Secret, SendOptions, Submit, Submitter};
+///
+/// let account = Account::gmail("alice@gmail.com", Credentials::Password(Secret::new("app password")))
+///     .build()?;
+/// let submitter = Submitter::new(&account)?;
+/// println!("SIZE limit: {:?}", submitter.capabilities()?.size);
+/// let draft = MailDraft::new(Mailbox::new("alice@gmail.com"))
+///     .to(Mailbox::new("bob@example.org"))
+///     .subject("The plan")
+///     .text("Meet at noon.");
+/// let report = submitter.send_secure(&draft, &Sealer::new().key_slip(), &SendOptions::default())?;
+/// println!("sent {} ({})", report.message_id, report.reply.text);
+/// # Ok::<(), esmtp_transport::Error>(())
+/// ```
 pub struct Submitter {
     account: Account,
-    server: ServerSettings,
-    tls: TlsParameters,
-    session: Mutex<Option<Session>>,
+    origin: Origin,
+    session: Mutex<Option<SmtpConn>>,
     connections: AtomicU64,
 }
 
 impl std::fmt::Debug for Submitter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Submitter").field("server", &self.server).finish_non_exhaustive()
-    }
-}
-
-struct Session {
-    conn: SmtpConnection,
-    caps: Capabilities,
-}
-
-/// The client's EHLO name: an address literal, so the user's host name is not disclosed.
-fn hello() -> ClientId {
-    ClientId::Ipv4(Ipv4Addr::LOCALHOST)
-}
-
-/// Map a lettre error, walking the source chain for TLS failures that surface as I/O errors
-/// (rustls handshakes happen on the first read).
-pub(crate) fn map_lettre(e: lettre::transport::smtp::Error, during: &str) -> Error {
-    let server_text = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default();
-    if e.is_tls() || crate::error_chain_has_tls(&e) || server_text.contains("STARTTLS is not supported") {
-        return Error::new(ErrorKind::Tls, format!("TLS failed during {during}")).with_source(e);
-    }
-    if e.is_timeout() {
-        return Error::new(ErrorKind::Timeout, format!("timed out during {during}")).with_source(e);
-    }
-    if let Some(code) = e.status() {
-        let code = u16::from(code);
-        let kind = match code {
-            530 | 534 | 535 => ErrorKind::Auth,
-            400..=499 => ErrorKind::Transient,
-            _ => ErrorKind::Permanent,
+        let server = match &self.origin {
+            Origin::Server(server) => Some(server),
+            Origin::Stream(_) => None,
         };
-        let message = format!("the server refused {during}: {server_text}");
-        return Error::new(kind, message).with_reply(code, &server_text).with_source(e);
+        f.debug_struct("Submitter").field("server", &server).finish_non_exhaustive()
     }
-    if e.is_response() {
-        return Error::new(ErrorKind::Protocol, format!("unexpected reply during {during}")).with_source(e);
-    }
-    if e.is_client() {
-        return Error::new(ErrorKind::Unsupported, format!("{during}: {server_text}")).with_source(e);
-    }
-    Error::new(ErrorKind::Connection, format!("connection failed during {during}")).with_source(e)
 }
 
 impl Submitter {
     /// A submitter for `account`'s SMTP server. Does not connect yet.
     ///
     /// # Errors
-    /// [`ErrorKind::Config`] when the account has no SMTP server or its CA file is unusable.
+    /// [`ErrorKind::Config`] when the account has no SMTP server.
     pub fn new(account: &Account) -> Result<Self> {
         let server = account
             .smtp()
             .cloned()
             .ok_or_else(|| Error::new(ErrorKind::Config, "the account has no SMTP server"))?;
-        let mut builder =
-            TlsParameters::builder(server.host.clone()).certificate_store(CertificateStore::WebpkiRoots);
-        for pem in &account.extra_roots_pem {
-            let cert = Certificate::from_pem(pem)
-                .map_err(|e| Error::new(ErrorKind::Config, "the CA file is not valid PEM").with_source(e))?;
-            builder = builder.add_root_certificate(cert);
-        }
-        if account.dangerous_accept_invalid_certs {
-            builder = builder.dangerous_accept_invalid_certs(true).dangerous_accept_invalid_hostnames(true);
-        }
-        let tls = builder
-            .build_rustls()
-            .map_err(|e| Error::new(ErrorKind::Tls, "TLS setup failed").with_source(e))?;
-        Ok(Submitter {
-            account: account.clone(),
-            server,
-            tls,
-            session: Mutex::new(None),
-            connections: AtomicU64::new(0),
-        })
+        Ok(Submitter::with_origin(account, Origin::Server(server)))
     }
 
-    /// Connect and upgrade to TLS; returns the connection, the EHLO report after TLS, and
-    /// whether STARTTLS was advertised before it.
-    fn open(&self) -> Result<(SmtpConnection, Capabilities)> {
-        let addr = (self.server.host.as_str(), self.server.port);
-        let timeout = Some(self.account.timeout);
-        let (mut conn, starttls_offered) = match self.server.tls {
-            TlsMode::Implicit => (
-                SmtpConnection::connect(addr, timeout, &hello(), Some(&self.tls), None)
-                    .map_err(|e| map_lettre(e, "connect"))?,
-                false,
-            ),
-            TlsMode::StartTls => {
-                let mut conn = SmtpConnection::connect(addr, timeout, &hello(), None, None)
-                    .map_err(|e| map_lettre(e, "connect"))?;
-                let offered = conn.can_starttls();
-                if !offered {
-                    return Err(Error::new(ErrorKind::Tls, "the server does not offer STARTTLS"));
-                }
-                conn.starttls(&self.tls, &hello()).map_err(|e| map_lettre(e, "STARTTLS"))?;
-                (conn, true)
+    /// A submitter whose one session runs over `stream`, used as it is: the server's greeting
+    /// comes first, then EHLO and AUTH as over the network. No TLS is added: the stream must
+    /// already be protected (a TLS session of the caller's, a local socket), or be a test's.
+    /// Once that session has ended (or [`Submitter::capabilities`] used it), further sends fail
+    /// with [`ErrorKind::Connection`]. The deadline is checked before each read and write; a read
+    /// that blocks forever can only be ended by the stream itself (set its timeouts).
+    pub fn from_stream(account: &Account, stream: impl Read + Write + Send + 'static) -> Self {
+        Submitter::with_origin(account, Origin::Stream(Mutex::new(Some(Box::new(stream)))))
+    }
+
+    fn with_origin(account: &Account, origin: Origin) -> Self {
+        Submitter {
+            account: account.clone(),
+            origin,
+            session: Mutex::new(None),
+            connections: AtomicU64::new(0),
+        }
+    }
+
+    /// A new session, after EHLO, not logged in.
+    fn open(&self) -> Result<SmtpConn> {
+        match &self.origin {
+            Origin::Server(server) => SmtpConn::open(&self.account, server),
+            Origin::Stream(stream) => {
+                let stream = stream.lock().unwrap_or_else(|p| p.into_inner()).take().ok_or_else(|| {
+                    Error::new(ErrorKind::Connection, "the session over the caller's stream has ended")
+                })?;
+                SmtpConn::over_stream(&self.account, stream)
             }
-        };
-        let ehlo = conn.command(Ehlo::new(hello())).map_err(|e| map_lettre(e, "EHLO"))?;
-        let mut caps = Capabilities::parse(ehlo.message());
-        caps.starttls |= starttls_offered;
-        Ok((conn, caps))
+        }
     }
 
     /// The server's extensions after EHLO (over TLS, without logging in).
@@ -140,8 +167,9 @@ impl Submitter {
     /// # Errors
     /// Connection and TLS errors.
     pub fn capabilities(&self) -> Result<Capabilities> {
-        let (mut conn, caps) = self.open()?;
-        let _ = conn.quit();
+        let conn = self.open()?;
+        let caps = conn.caps.clone();
+        conn.quit();
         Ok(caps)
     }
 
@@ -150,68 +178,75 @@ impl Submitter {
         self.connections.load(Ordering::Relaxed)
     }
 
-    fn login(&self) -> Result<Session> {
-        let (mut conn, caps) = self.open()?;
+    fn login(&self) -> Result<SmtpConn> {
+        let mut conn = self.open()?;
         self.connections.fetch_add(1, Ordering::Relaxed);
-        let username = self.account.username.clone();
-        let (mechanisms, secret): (Vec<Mechanism>, _) = match self.account.credentials.resolve()? {
-            SessionSecret::Password(p) => (
-                match self.account.password_mechanism {
-                    PasswordMechanism::Any => vec![Mechanism::Plain, Mechanism::Login],
-                    PasswordMechanism::Plain => vec![Mechanism::Plain],
-                    PasswordMechanism::Login => vec![Mechanism::Login],
-                },
-                p,
-            ),
-            SessionSecret::OAuth2(t) => (vec![Mechanism::Xoauth2], t),
-        };
-        if !mechanisms.iter().any(|m| caps.offers_auth(&m.to_string())) {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                "the server offers none of the allowed AUTH mechanisms",
-            ));
-        }
-        if mechanisms == [Mechanism::Xoauth2] {
-            xoauth2(&mut conn, &username, &secret)?;
-            return Ok(Session { conn, caps });
-        }
-        // lettre keeps credentials as plain Strings; this copy lives only for the AUTH exchange.
-        let credentials = LettreCredentials::new(username, secret.expose().to_string());
-        conn.auth(&mechanisms, &credentials).map_err(|e| {
-            let mut err = map_lettre(e, "AUTH");
-            if err.kind() == ErrorKind::Permanent {
-                err = Error::new(ErrorKind::Auth, "authentication failed")
-                    .with_reply(err.code().unwrap_or(535), err.enhanced_code().unwrap_or(""));
+        let user = self.account.username();
+        match self.account.credentials.resolve()? {
+            SessionSecret::OAuth2(token) => {
+                if !conn.caps.offers_auth("XOAUTH2") {
+                    return Err(no_mechanism());
+                }
+                let first = zeroize::Zeroizing::new(format!(
+                    "AUTH XOAUTH2 {}",
+                    sasl::xoauth2(user, token.expose()).as_str()
+                ));
+                conn.authenticate(&first, &[])?;
             }
-            err
-        })?;
-        Ok(Session { conn, caps })
+            SessionSecret::Password(password) => {
+                let (plain, login) = match self.account.password_mechanism {
+                    PasswordMechanism::Any => (true, true),
+                    PasswordMechanism::Plain => (true, false),
+                    PasswordMechanism::Login => (false, true),
+                };
+                if plain && conn.caps.offers_auth("PLAIN") {
+                    let first = zeroize::Zeroizing::new(format!(
+                        "AUTH PLAIN {}",
+                        sasl::plain(user, password.expose()).as_str()
+                    ));
+                    conn.authenticate(&first, &[])?;
+                } else if login && conn.caps.offers_auth("LOGIN") {
+                    // The server asks for the user name, then the password; every server asks in
+                    // that order, so the challenges' text is not interpreted.
+                    let (user, password) = (sasl::base64(user), sasl::base64(password.expose()));
+                    conn.authenticate("AUTH LOGIN", &[&user, &password])?;
+                } else {
+                    return Err(no_mechanism());
+                }
+            }
+        }
+        Ok(conn)
     }
 
     /// The reusable session: probed with NOOP, replaced when the server closed it.
-    fn session<'a>(&self, slot: &'a mut Option<Session>) -> Result<&'a mut Session> {
-        let alive = match slot.as_mut() {
-            Some(s) => !s.conn.has_broken() && s.conn.test_connected(),
-            None => false,
-        };
+    fn session<'a>(&self, slot: &'a mut Option<SmtpConn>) -> Result<&'a mut SmtpConn> {
+        let alive = slot.as_mut().is_some_and(|s| !s.is_broken() && s.lettre(Noop, "NOOP").is_ok());
         if !alive {
-            if let Some(mut old) = slot.take() {
-                old.conn.abort();
-            }
+            slot.take();
             *slot = Some(self.login()?);
         }
         slot.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no session"))
     }
 
-    /// Submit an already encoded message to `recipients` with envelope sender `from`.
-    ///
+    /// Close the session politely (QUIT). Dropping the submitter does the same.
+    pub fn close(&self) {
+        let mut guard = self.session.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(s) = guard.take() {
+            s.quit();
+        }
+    }
+}
+
+fn no_mechanism() -> Error {
+    Error::new(ErrorKind::Unsupported, "the server offers none of the allowed AUTH mechanisms")
+}
+
+impl Submit for Submitter {
     /// Checks before any upload: `from` must be the account's address or an alias; the size must
     /// fit the server's SIZE; non-ASCII addresses need SMTPUTF8 and 8-bit content 8BITMIME.
-    ///
-    /// # Errors
-    /// See [`ErrorKind`]; [`ErrorKind::MessageTooLarge`] and [`ErrorKind::Unsupported`] come
-    /// before MAIL FROM, so nothing was sent.
-    pub fn send_raw(&self, from: &str, recipients: &[String], message: &[u8]) -> Result<SubmitReply> {
+    /// [`ErrorKind::TooLarge`] and [`ErrorKind::Unsupported`] come before MAIL FROM, so
+    /// nothing was sent.
+    fn send_raw(&self, from: &str, recipients: &[String], message: &[u8]) -> Result<SubmitReply> {
         if !self.account.may_send_as(from) {
             return Err(Error::new(ErrorKind::Config, "From is neither the account's address nor an alias"));
         }
@@ -231,7 +266,7 @@ impl Submitter {
             && message.len() as u64 > limit
         {
             return Err(Error::new(
-                ErrorKind::MessageTooLarge,
+                ErrorKind::TooLarge,
                 format!("the message has {} bytes, the server takes at most {limit}", message.len()),
             ));
         }
@@ -258,68 +293,29 @@ impl Submitter {
         if eight_bit {
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
-        let result = transaction(&mut session.conn, from_addr, rcpts, params, message);
-        if result.is_err() {
-            // Leave a clean session for the next mail, or none at all.
-            if (session.conn.has_broken() || session.conn.command(Rset).is_err())
-                && let Some(mut s) = guard.take()
-            {
-                s.conn.abort();
-            }
+        let result = transaction(session, from_addr, rcpts, params, message);
+        // Leave a clean session for the next mail, or none at all.
+        if result.is_err() && (session.is_broken() || session.lettre(Rset, "RSET").is_err()) {
+            guard.take();
         }
         result
     }
-
-    /// Close the session politely (QUIT). Dropping the submitter does the same.
-    pub fn close(&self) {
-        let mut guard = self.session.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(mut s) = guard.take() {
-            let _ = s.conn.quit();
-        }
-    }
-}
-
-/// XOAUTH2 by hand: a rejected token is answered with a 334 carrying an error document, to which
-/// the client must send an empty line before the final 535 (Google's XOAUTH2 protocol);
-/// lettre's mechanism stops at that challenge instead.
-fn xoauth2(conn: &mut SmtpConnection, username: &str, token: &crate::Secret) -> Result<()> {
-    let auth_failed = |e: Error| {
-        if matches!(e.kind(), ErrorKind::Permanent | ErrorKind::Auth) {
-            Error::new(ErrorKind::Auth, "authentication failed")
-                .with_reply(e.code().unwrap_or(535), e.enhanced_code().unwrap_or(""))
-        } else {
-            e
-        }
-    };
-    let line = zeroize::Zeroizing::new(format!(
-        "AUTH XOAUTH2 {}\r\n",
-        crate::sasl::xoauth2(username, token.expose()).as_str()
-    ));
-    let reply = conn.command(line.as_str()).map_err(|e| auth_failed(map_lettre(e, "AUTH")))?;
-    if reply.has_code(334) {
-        conn.command("\r\n").map_err(|e| auth_failed(map_lettre(e, "AUTH")))?;
-        return Err(Error::new(ErrorKind::Auth, "authentication failed"));
-    }
-    if !reply.has_code(235) {
-        return Err(Error::new(ErrorKind::Protocol, "unexpected reply to AUTH"));
-    }
-    Ok(())
 }
 
 fn transaction(
-    conn: &mut SmtpConnection,
+    conn: &mut SmtpConn,
     from: Address,
     rcpts: Vec<Address>,
     params: Vec<MailParameter>,
     message: &[u8],
 ) -> Result<SubmitReply> {
-    conn.command(Mail::new(Some(from), params)).map_err(|e| map_lettre(e, "MAIL FROM"))?;
+    conn.lettre(Mail::new(Some(from), params), "MAIL FROM")?;
     for rcpt in rcpts {
-        conn.command(Rcpt::new(rcpt, vec![])).map_err(|e| map_lettre(e, "RCPT TO"))?;
+        conn.lettre(Rcpt::new(rcpt, vec![]), "RCPT TO")?;
     }
-    conn.command(Data).map_err(|e| map_lettre(e, "DATA"))?;
-    let reply = conn.message(message).map_err(|e| map_lettre(e, "message upload"))?;
-    Ok(SubmitReply::from_lines(u16::from(reply.code()), reply.message()))
+    conn.lettre(Data, "DATA")?;
+    let reply = conn.data(message)?;
+    Ok(SubmitReply::from_lines(reply.code, reply.lines.iter().map(String::as_str)))
 }
 
 impl Drop for Submitter {

@@ -1,0 +1,313 @@
+//! Key-slip pairing, the one driver behind IMAP, POP3 and Maildir: download the candidate
+//! messages in bounded batches, key-slip mails first so that the envelopes after them can use
+//! them, open each message on its own, and give a second chance to envelopes whose slip only
+//! turned up later in the same pass. Each store says how it downloads ([`Source`]); which
+//! messages are candidates is the store's business.
+
+use std::collections::BTreeSet;
+
+use esmtp_core::{EnvelopeId, KeySlip, Opener};
+
+use crate::error::Result;
+use crate::retrieve::{Fetched, HeaderInfo, MessageError, MessageRef, Reader, Retrieved, header_info};
+
+/// A message to read.
+#[derive(Debug, Clone)]
+pub(crate) struct Candidate {
+    pub(crate) location: MessageRef,
+    /// Its size as the store announces it.
+    pub(crate) size: u64,
+    /// Its headers, when the store read them before any download.
+    pub(crate) info: Option<HeaderInfo>,
+}
+
+/// Takes one downloaded message (by candidate index), or that message's own failure.
+pub(crate) type Take<'a> = dyn FnMut(usize, std::result::Result<&[u8], MessageError>) + 'a;
+
+/// How a store downloads messages.
+pub(crate) trait Source {
+    /// At most this many messages, and about this many bytes, per [`Source::download`].
+    fn batch_limits(&self) -> (usize, u64) {
+        (1, 0)
+    }
+
+    /// Download the candidates at `batch` (indexes into `candidates`) and hand each to `take`,
+    /// in any order. A message the store cannot give is handed over as its own error; one never
+    /// handed over is reported as gone from the store. An `Err` ends the whole fetch (the
+    /// session broke).
+    fn download(&mut self, candidates: &[Candidate], batch: &[usize], take: &mut Take<'_>) -> Result<()>;
+}
+
+/// Read every candidate with `opener`, the `known_slips` and the key slips among the
+/// candidates; one result per candidate, in the same order. Candidates above `max_size` are
+/// reported as too large, not downloaded.
+pub(crate) fn read_all(
+    source: &mut dyn Source,
+    opener: &Opener,
+    known_slips: &[KeySlip],
+    candidates: &[Candidate],
+    max_size: u64,
+) -> Result<Vec<Fetched>> {
+    let mut reader = Reader::new(opener);
+    for slip in known_slips {
+        reader.add_slip(slip.clone());
+    }
+    let mut results: Vec<Option<Fetched>> = candidates.iter().map(|_| None).collect();
+    // The envelope each unopened message names, to retry it when its slip turns up.
+    let mut envelope_ids: Vec<Option<EnvelopeId>> =
+        candidates.iter().map(|c| c.info.as_ref().and_then(|i| i.envelope_id)).collect();
+
+    let (slips, rest): (Vec<usize>, Vec<usize>) =
+        (0..candidates.len()).partition(|&i| candidates[i].info.as_ref().is_some_and(|info| info.key_slip));
+    for group in [slips, rest] {
+        let mut sized = Vec::new();
+        for i in group {
+            let size = candidates[i].size;
+            if size > max_size {
+                let why = format!("{size} bytes, the limit is {max_size}");
+                results[i] = Some(fetched(&candidates[i], Err(MessageError::TooLarge(why))));
+            } else {
+                sized.push((i, size));
+            }
+        }
+        let (count, bytes) = source.batch_limits();
+        for batch in batches(&sized, count, bytes) {
+            download(source, candidates, &batch, &mut reader, &mut results, &mut envelope_ids)?;
+        }
+    }
+
+    // Envelopes that came before their slip (a store without headers up front): once more.
+    let retry: Vec<usize> = (0..candidates.len())
+        .filter(|&i| {
+            matches!(results[i].as_ref().map(|f| &f.result), Some(Err(MessageError::NoMatchingRecipient)))
+                && envelope_ids[i].is_some_and(|id| reader.has_slip(&id))
+        })
+        .collect();
+    for i in retry {
+        results[i] = None;
+        download(source, candidates, &[i], &mut reader, &mut results, &mut envelope_ids)?;
+    }
+    Ok(results
+        .into_iter()
+        .zip(candidates)
+        .map(|(r, c)| r.unwrap_or_else(|| fetched(c, Err(gone()))))
+        .collect())
+}
+
+fn gone() -> MessageError {
+    MessageError::Other("the message is no longer on the server".into())
+}
+
+fn download(
+    source: &mut dyn Source,
+    candidates: &[Candidate],
+    batch: &[usize],
+    reader: &mut Reader<'_>,
+    results: &mut [Option<Fetched>],
+    envelope_ids: &mut [Option<EnvelopeId>],
+) -> Result<()> {
+    source.download(candidates, batch, &mut |i, raw| {
+        let Some(candidate) = candidates.get(i) else { return };
+        if results[i].is_some() {
+            return;
+        }
+        let item = match raw {
+            Ok(raw) => {
+                let read = reader.read(raw);
+                if matches!(read.result, Err(MessageError::NoMatchingRecipient)) && envelope_ids[i].is_none()
+                {
+                    envelope_ids[i] = header_info(raw).envelope_id;
+                }
+                let outer = read
+                    .outer
+                    .or_else(|| candidate.info.as_ref().map(|info| info.outer.clone()))
+                    .unwrap_or_else(|| header_info(raw).outer);
+                Fetched {
+                    location: candidate.location.clone(),
+                    size: candidate.size,
+                    outer,
+                    result: read.result,
+                }
+            }
+            Err(e) => fetched(candidate, Err(e)),
+        };
+        results[i] = Some(item);
+    })?;
+    for &i in batch {
+        if results[i].is_none() {
+            results[i] = Some(fetched(&candidates[i], Err(gone())));
+        }
+    }
+    Ok(())
+}
+
+fn fetched(c: &Candidate, result: std::result::Result<Retrieved, MessageError>) -> Fetched {
+    let outer = c.info.as_ref().map(|info| info.outer.clone()).unwrap_or_default();
+    Fetched { location: c.location.clone(), size: c.size, outer, result }
+}
+
+/// Split `(index, size)` items, in order, into batches of at most `count` items and about
+/// `bytes` bytes; an item above `bytes` goes alone.
+pub(crate) fn batches(items: &[(usize, u64)], count: usize, bytes: u64) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    let mut current: Vec<usize> = Vec::new();
+    let mut current_bytes = 0u64;
+    for &(item, size) in items {
+        if !current.is_empty()
+            && (current.len() >= count.max(1) || current_bytes.saturating_add(size) > bytes)
+        {
+            out.push(std::mem::take(&mut current));
+            current_bytes = 0;
+        }
+        current.push(item);
+        current_bytes = current_bytes.saturating_add(size);
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// The key slips read among `messages`, with where each was found.
+pub(crate) fn slips_read(messages: &[Fetched]) -> Vec<(&MessageRef, &KeySlip)> {
+    messages
+        .iter()
+        .filter_map(|m| match &m.result {
+            Ok(Retrieved::KeySlip(slip)) => Some((&m.location, &slip.key_slip)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The envelopes of `messages` that a key-slip mail opened: their slips are done with too.
+pub(crate) fn used_slips(messages: &[Fetched]) -> BTreeSet<EnvelopeId> {
+    messages
+        .iter()
+        .filter(|m| matches!(m.result, Ok(Retrieved::Opened { with_key_slip: true, .. })))
+        .filter_map(|m| m.opened().map(|o| o.envelope_id))
+        .collect()
+}
+
+/// What a fetch that marks, moves or deletes acts on: the messages that opened, and the
+/// key-slip mails among `messages` whose envelope opened with them.
+pub(crate) fn done_with(messages: &[Fetched]) -> Vec<&Fetched> {
+    let used = used_slips(messages);
+    messages
+        .iter()
+        .filter(|m| {
+            m.opened().is_some()
+                || matches!(&m.result, Ok(Retrieved::KeySlip(s)) if used.contains(&s.envelope_id))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use esmtp_core::mime::{self, MailDraft, Mailbox, PackageOptions};
+    use esmtp_core::{Sealer, X25519Identity};
+    use std::collections::HashMap;
+
+    #[test]
+    fn batches_respect_count_and_bytes() {
+        let items: Vec<(usize, u64)> = (1..=7).map(|u| (u, 10)).collect();
+        assert_eq!(batches(&items, 3, 1000), vec![vec![1, 2, 3], vec![4, 5, 6], vec![7]]);
+        assert_eq!(batches(&items, 100, 25), vec![vec![1, 2], vec![3, 4], vec![5, 6], vec![7]]);
+        // A message above the byte budget goes alone; sizes near u64::MAX do not overflow.
+        let big = [(1, 5), (2, 1000), (3, 5), (4, u64::MAX), (5, u64::MAX)];
+        assert_eq!(batches(&big, 100, 100), vec![vec![1], vec![2], vec![3], vec![4], vec![5]]);
+        assert!(batches(&[], 10, 10).is_empty());
+    }
+
+    /// A store of whole messages in memory, counting downloads.
+    struct Memory {
+        mails: HashMap<String, Vec<u8>>,
+        downloads: Vec<String>,
+    }
+
+    impl Source for Memory {
+        fn download(&mut self, candidates: &[Candidate], batch: &[usize], take: &mut Take<'_>) -> Result<()> {
+            for &i in batch {
+                let MessageRef::Maildir { name } = &candidates[i].location else { unreachable!() };
+                self.downloads.push(name.clone());
+                if let Some(raw) = self.mails.get(name) {
+                    take(i, Ok(raw));
+                }
+            }
+            Ok(())
+        }
+    }
+
+    fn sealed_with_slip() -> (Vec<u8>, Vec<u8>) {
+        let draft = MailDraft::new(Mailbox::new("alice@example.test"))
+            .to(Mailbox::new("bob@example.test"))
+            .subject("the plan")
+            .text("meet at noon")
+            .date(1_700_000_000);
+        let mail =
+            mime::package(&draft, &Sealer::new().key_slip(), &PackageOptions::new(1_700_000_000)).unwrap();
+        let slip = mail.key_slip.as_ref().unwrap();
+        let slip_mail = mime::key_slip_mail(slip, &draft.from, &draft.to[0], 1_700_000_000).unwrap();
+        (mail.bytes, slip_mail.bytes.to_vec())
+    }
+
+    fn candidate(name: &str, size: u64, info: Option<HeaderInfo>) -> Candidate {
+        Candidate { location: MessageRef::Maildir { name: name.into() }, size, info }
+    }
+
+    #[test]
+    fn a_slip_after_its_envelope_opens_it_on_the_second_chance() {
+        let (envelope, slip) = sealed_with_slip();
+        let mut store = Memory {
+            mails: HashMap::from([("1".to_string(), envelope.clone()), ("2".to_string(), slip.clone())]),
+            downloads: Vec::new(),
+        };
+        // No headers up front: the envelope is read first and fails, then the slip, then the
+        // envelope again.
+        let candidates =
+            [candidate("1", envelope.len() as u64, None), candidate("2", slip.len() as u64, None)];
+        let out = read_all(&mut store, &Opener::new(), &[], &candidates, u64::MAX).unwrap();
+        assert_eq!(store.downloads, ["1", "2", "1"]);
+        assert!(
+            matches!(out[0].result, Ok(Retrieved::Opened { with_key_slip: true, .. })),
+            "{:?}",
+            out[0].result
+        );
+        assert!(matches!(out[1].result, Ok(Retrieved::KeySlip(_))));
+        assert_eq!(out[0].opened().unwrap().text.as_deref(), Some("meet at noon"));
+        assert_eq!(done_with(&out).len(), 2);
+    }
+
+    #[test]
+    fn with_headers_up_front_slips_are_read_first_and_each_message_once() {
+        let (envelope, slip) = sealed_with_slip();
+        let mut store = Memory {
+            mails: HashMap::from([("1".to_string(), envelope.clone()), ("2".to_string(), slip.clone())]),
+            downloads: Vec::new(),
+        };
+        let candidates = [
+            candidate("1", envelope.len() as u64, Some(header_info(&envelope))),
+            candidate("2", slip.len() as u64, Some(header_info(&slip))),
+            candidate("3", 10, Some(HeaderInfo::default())),
+            candidate("4", 1 << 40, None),
+        ];
+        let out = read_all(&mut store, &Opener::new(), &[], &candidates, 1 << 30).unwrap();
+        assert_eq!(store.downloads, ["2", "1", "3"]);
+        assert!(matches!(out[0].result, Ok(Retrieved::Opened { with_key_slip: true, .. })));
+        assert!(matches!(&out[2].result, Err(MessageError::Other(w)) if w.contains("no longer")));
+        assert!(matches!(out[3].result, Err(MessageError::TooLarge(_))));
+    }
+
+    #[test]
+    fn an_unopened_envelope_and_a_foreign_identity() {
+        let (envelope, _) = sealed_with_slip();
+        let mut store =
+            Memory { mails: HashMap::from([("1".to_string(), envelope.clone())]), downloads: vec![] };
+        let opener = Opener::new().identity(X25519Identity::generate().unwrap());
+        let out = read_all(&mut store, &opener, &[], &[candidate("1", 1, None)], u64::MAX).unwrap();
+        assert_eq!(out[0].result.as_ref().unwrap_err(), &MessageError::NoMatchingRecipient);
+        assert_eq!(store.downloads.len(), 1, "no second chance without a slip");
+        assert!(done_with(&out).is_empty());
+        assert_eq!(out[0].outer.subject.as_deref(), Some("..."));
+    }
+}

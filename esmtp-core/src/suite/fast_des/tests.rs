@@ -16,9 +16,7 @@ use super::fips::{E, FP, IP, P, PC1, PC2, S, SHIFTS};
 use super::tables::{ROT, SP, field_shift, sbox};
 use super::{FastDes, f, final_permutation, initial_permutation};
 
-#[allow(dead_code)] // the parser's helpers for other vector files
-#[path = "../../../tests/katfile/mod.rs"]
-mod katfile;
+use crate::suite::katfile;
 
 // --- the literal reference: FIPS 46-3 read bit by bit -------------------------------------
 

@@ -5,7 +5,6 @@
 
 mod chacha;
 mod des_md5;
-#[cfg_attr(not(test), allow(dead_code))] // the suite still runs on `des::Des`
 mod fast_des;
 
 #[cfg(feature = "bench-internals")]

@@ -252,7 +252,7 @@ fn send_secure_with_key_slip_delivers_two_mails_that_pair_up() {
             .text(body.clone())
             .attachment(Attachment::new("numbers.csv", "text/csv", format!("q3,{t}\n").into_bytes()));
         let options = esmtp_transport::SendOptions { key_slip_to: slip_to.clone(), ..Default::default() };
-        let report = submitter.send_secure(&draft, &Sealer::new().suite(suite).key_slip(), &options).unwrap();
+        let report = submitter.send_secure(&draft, Sealer::new().suite(suite).key_slip(), &options).unwrap();
         assert_eq!(report.reply.code, 250);
         assert_eq!(report.key_slips.len(), 1);
         let slip_user = if slip_to.is_some() { "carol" } else { "bob" };
@@ -310,7 +310,7 @@ fn send_secure_to_x25519_recipients_leaves_only_ciphertext_on_the_server() {
         .subject(format!("δοκιμή {t}"))
         .text(format!("secret text {t}"));
     let sealer = Sealer::new().recipient(bob.to_public()).recipient(carol.to_public());
-    let report = submitter.send_secure(&draft, &sealer, &Default::default()).unwrap();
+    let report = submitter.send_secure(&draft, sealer, &Default::default()).unwrap();
     assert!(report.key_slips.is_empty());
     for (user, identity) in [("bob", bob), ("carol", carol)] {
         let files = wait_for_mail(&lab.maildir(user), report.envelope_id.to_string().as_bytes(), 1);

@@ -165,7 +165,14 @@ fn from_must_be_the_account_or_an_alias() {
     let err = submitter
         .send_raw(&lab.address("bob"), &[lab.address("carol")], b"Subject: x\r\n\r\nx\r\n")
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Config);
+    assert_eq!(err.kind(), ErrorKind::FromNotAllowed);
+    // The whole flow refuses it before sealing, let alone connecting.
+    let draft = esmtp_core::mime::MailDraft::new(esmtp_core::mime::Mailbox::new(lab.address("bob")))
+        .to(esmtp_core::mime::Mailbox::new(lab.address("carol")))
+        .text("x");
+    let sealer = Sealer::new().recipient(X25519Identity::generate().unwrap().to_public());
+    let err = submitter.send_secure(&draft, sealer, &Default::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::FromNotAllowed);
     assert_eq!(submitter.connections_opened(), 0, "refused before connecting");
 }
 

@@ -124,15 +124,19 @@ pub fn run(args: SendArgs) -> Result<()> {
 /// Say on standard error who signed the mail and whether a readable copy was sealed to the
 /// sender, or why the mail is unsigned when that was not asked for.
 fn say_sealed(account: &Account, delivery: &Delivery<'_>, signer: Option<&X25519Recipient>, to_self: bool) {
-    let copy = if to_self { "; sealed to you too, so your Sent copy stays readable" } else { "" };
+    let mut said = Vec::new();
     match signer {
-        Some(signer) => eprintln!("esmtp: signed by {signer}{copy}"),
-        None if delivery.sign && account.identity().is_none() => eprintln!(
-            "esmtp: note: unsigned, as the account file names no identity_file: the receivers \
-             cannot tell who wrote the mail"
+        Some(signer) => said.push(format!("signed by {signer}")),
+        None if delivery.sign && account.identity().is_none() => said.push(
+            "unsigned, as the account file names no identity_file: the receivers cannot tell who wrote it"
+                .to_string(),
         ),
-        None => {}
+        None => said.push("unsigned (--no-sign)".to_string()),
     }
+    if to_self {
+        said.push("sealed to you too, so your Sent copy stays readable".to_string());
+    }
+    eprintln!("esmtp: {}", said.join("; "));
 }
 
 /// Seal, package and submit `draft` (or write it), then hand the key slip on as `delivery` says.

@@ -272,6 +272,31 @@ fn send_signs_and_seals_to_the_sender_as_the_account_file_says() {
 }
 
 #[test]
+fn a_protected_identity_without_a_terminal_is_a_usage_error() {
+    let s = Scratch::new();
+    let bob = s.keygen("bob.key");
+    s.write("pw.txt", b"a long passphrase\n");
+    let out = esmtp()
+        .args(["keygen", "--passphrase-file"])
+        .arg(s.path("pw.txt"))
+        .arg("-o")
+        .arg(s.path("alice.key"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let alice_toml = account(&s, "alice.toml", "alice@example.test", "identity_file = \"alice.key\"\n");
+    let out = draft(&s, &alice_toml, &["-r", &bob], "mail.eml");
+    assert_eq!(code(&out), 2, "{}", err(&out));
+    assert_clean_error(&out);
+    assert!(
+        err(&out).contains("passphrase-protected") && err(&out).contains("hint: run it at a terminal"),
+        "{}",
+        err(&out)
+    );
+    assert!(!s.path("mail.eml").exists());
+}
+
+#[test]
 fn send_refuses_a_from_the_account_may_not_use() {
     let s = Scratch::new();
     s.keygen("alice.key");

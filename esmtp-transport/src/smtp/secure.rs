@@ -23,8 +23,9 @@ pub struct SendOptions {
     /// each recipient of the envelope, `Some(address)` one key-slip mail to that address only.
     pub key_slip_to: Option<String>,
     /// Sign with the account's identity when it has one (default `true`). The signature, inside
-    /// the encryption, is what tells receivers who wrote the mail; the identity replaces any
-    /// signer the sealer was given.
+    /// the encryption, is what tells receivers who wrote the mail. The identity replaces any
+    /// signer the sealer was given; with `false` such a signer stays (and is not reported in
+    /// [`SendReport::signer`], which names the account's signature only).
     pub sign: bool,
     /// Also seal to the account's identity when the account encrypts to itself (default
     /// `true`; see [`crate::AccountBuilder::encrypt_to_self`]), so the copy the provider keeps in

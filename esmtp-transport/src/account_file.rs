@@ -45,13 +45,12 @@
 //! tls = "implicit"
 //! ```
 
+use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-
-use std::collections::BTreeMap;
-use std::io::Read;
 
 use esmtp_core::identity_file::{IdentityEntry, IdentityFile};
 use esmtp_core::{Passphrase, X25519Identity, X25519Recipient};
@@ -351,7 +350,8 @@ const MAX_IDENTITY_FILE: u64 = 64 * 1024;
 /// key, unlocked with the passphrase `options` give when the file is protected.
 fn load_identity(path: &Path, identity: &Path, options: &LoadOptions) -> Result<X25519Identity> {
     let shown = identity.display();
-    let mut data = Zeroizing::new(Vec::new());
+    // Sized once, so reading never reallocates and leaves a copy of the key behind.
+    let mut data = Zeroizing::new(Vec::with_capacity(MAX_IDENTITY_FILE as usize + 1));
     std::fs::File::open(identity)
         .and_then(|f| f.take(MAX_IDENTITY_FILE + 1).read_to_end(&mut data))
         .map_err(|e| invalid(path, format_args!("identity_file {shown}: cannot read it")).with_source(e))?;

@@ -17,6 +17,10 @@
 //!   memory. Every client can also run over a caller's `Read + Write` stream
 //!   ([`Submitter::from_stream`], [`ImapClient::from_stream`], [`Pop3Client::from_stream`]).
 //! - A protocol trace with every secret redacted ([`AccountBuilder::trace`]).
+//! - Who sends and who signed: an account sends only as its address or an alias
+//!   ([`ErrorKind::FromNotAllowed`]), signs with its identity and seals to it too, so Sent
+//!   copies stay readable ([`Account::package`], [`Submit::send_secure`]); every fetched mail
+//!   is checked against the signers the account expects ([`Contacts`], [`Fetched::sender`]).
 //!
 //! ```no_run
 //! use esmtp_core::mime::{MailDraft, Mailbox};

@@ -631,12 +631,20 @@ fn watch_lists_new_mail_and_ends_cleanly_on_ctrl_c() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Standard error tells when it waits; read it on a thread.
+    // Standard error tells when it waits; read it on a thread. Standard output too, from the
+    // start: the first listing (the whole mailbox) can be larger than a pipe holds.
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
         for line in stderr.lines().map_while(Result::ok) {
             let _ = tx.send(line);
+        }
+    });
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let (out_tx, out_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = out_tx.send(line);
         }
     });
     let wait_line = |what: &str| {
@@ -655,14 +663,12 @@ fn watch_lists_new_mail_and_ends_cleanly_on_ctrl_c() {
         &["--to", &address("bob"), "-r", &bob_key, "--subject", &format!("watched {t}")],
         "live",
     );
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen = None;
-    while Instant::now() < deadline && seen.is_none() {
-        let mut line = String::new();
-        if stdout.read_line(&mut line).unwrap() == 0 {
+    while seen.is_none() {
+        let Ok(line) = out_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
             break;
-        }
+        };
         let row: serde_json::Value = serde_json::from_str(&line).unwrap();
         if row["subject"] == format!("watched {t}") {
             seen = Some(row);

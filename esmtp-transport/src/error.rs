@@ -30,8 +30,12 @@ pub enum ErrorKind {
     Unsupported,
     /// The server answered something this client does not understand, or more than it may.
     Protocol,
-    /// The account or arguments are invalid (bad address, missing server, From not allowed).
+    /// The account or arguments are invalid (bad address, missing server).
     Config,
+    /// The mail's `From` is neither the account's address nor one of its aliases (the account
+    /// file's `allow_from`): refused before anything is sealed or sent, so an account cannot be
+    /// used to claim someone else's address.
+    FromNotAllowed,
     /// The draft cannot be packaged as a mail (e.g. an invalid address in it): the caller's to fix.
     InvalidDraft,
     /// Sealing the mail failed.

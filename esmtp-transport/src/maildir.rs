@@ -13,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use esmtp_core::Opener;
 
+use crate::contacts::Contacts;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pairing::{self, Candidate, Source, Take};
 use crate::retrieve::{self, Fetched, MAX_HEADER_BYTES, MessageError, MessageRef};
@@ -34,6 +35,7 @@ use crate::retrieve::{self, Fetched, MAX_HEADER_BYTES, MessageError, MessageRef}
 #[derive(Debug, Clone)]
 pub struct Maildir {
     root: PathBuf,
+    contacts: Contacts,
 }
 
 fn io_error(what: &str, e: std::io::Error) -> Error {
@@ -50,7 +52,14 @@ impl Maildir {
         for sub in ["tmp", "new", "cur"] {
             fs::create_dir_all(root.join(sub)).map_err(|e| io_error("creating the directories", e))?;
         }
-        Ok(Maildir { root })
+        Ok(Maildir { root, contacts: Contacts::new() })
+    }
+
+    /// Check the sender of every opened mail against `contacts` (see [`crate::Fetched::sender`];
+    /// without them every signer is unknown).
+    pub fn with_contacts(mut self, contacts: Contacts) -> Self {
+        self.contacts = contacts;
+        self
     }
 
     /// The Maildir's directory.
@@ -122,7 +131,8 @@ impl Maildir {
             candidates.push(Candidate { location: MessageRef::Maildir { name }, size, info });
             source.paths.push(path);
         }
-        pairing::read_all(&mut source, opener, &[], &candidates, retrieve::default_max_message_size())
+        let keys = pairing::Keys { opener, contacts: &self.contacts };
+        pairing::read_all(&mut source, &keys, &[], &candidates, retrieve::default_max_message_size())
     }
 }
 

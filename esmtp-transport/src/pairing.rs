@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use esmtp_core::{EnvelopeId, KeySlip, Opener};
 
+use crate::contacts::Contacts;
 use crate::error::Result;
 use crate::retrieve::{Fetched, HeaderInfo, MessageError, MessageRef, Reader, Retrieved, header_info};
 
@@ -38,10 +39,37 @@ pub(crate) trait Source {
     fn download(&mut self, candidates: &[Candidate], batch: &[usize], take: &mut Take<'_>) -> Result<()>;
 }
 
-/// Read every candidate with `opener`, the `known_slips` and the key slips among the
-/// candidates; one result per candidate, in the same order. Candidates above `max_size` are
-/// reported as too large, not downloaded.
+/// What every read shares: the caller's keys, and the contacts each opened mail's sender is
+/// checked against.
+pub(crate) struct Keys<'a> {
+    pub(crate) opener: &'a Opener,
+    pub(crate) contacts: &'a Contacts,
+}
+
+/// Read every candidate with the opener, the `known_slips` and the key slips among the
+/// candidates; one result per candidate, in the same order, each opened mail's sender checked.
+/// Candidates above `max_size` are reported as too large, not downloaded.
 pub(crate) fn read_all(
+    source: &mut dyn Source,
+    keys: &Keys<'_>,
+    known_slips: &[KeySlip],
+    candidates: &[Candidate],
+    max_size: u64,
+) -> Result<Vec<Fetched>> {
+    let mut fetched = read_candidates(source, keys.opener, known_slips, candidates, max_size)?;
+    for f in &mut fetched {
+        f.sender = f.opened().map(|mail| keys.contacts.check(mail));
+        f.envelope_id = match &f.result {
+            Ok(Retrieved::Opened { mail, .. }) => Some(mail.envelope_id),
+            Ok(Retrieved::KeySlip(slip)) => Some(slip.envelope_id),
+            Ok(Retrieved::Plain(_)) => None,
+            Err(_) => f.envelope_id,
+        };
+    }
+    Ok(fetched)
+}
+
+fn read_candidates(
     source: &mut dyn Source,
     opener: &Opener,
     known_slips: &[KeySlip],
@@ -127,6 +155,9 @@ fn download(
                     size: candidate.size,
                     outer,
                     result: read.result,
+                    // The envelope's own id when it could be read, else what the header says.
+                    envelope_id: read.envelope_id.or(envelope_ids[i]),
+                    sender: None,
                 }
             }
             Err(e) => fetched(candidate, Err(e)),
@@ -143,7 +174,8 @@ fn download(
 
 fn fetched(c: &Candidate, result: std::result::Result<Retrieved, MessageError>) -> Fetched {
     let outer = c.info.as_ref().map(|info| info.outer.clone()).unwrap_or_default();
-    Fetched { location: c.location.clone(), size: c.size, outer, result }
+    let envelope_id = c.info.as_ref().and_then(|info| info.envelope_id);
+    Fetched { location: c.location.clone(), size: c.size, outer, result, envelope_id, sender: None }
 }
 
 /// Split `(index, size)` items, in order, into batches of at most `count` items and about
@@ -266,7 +298,14 @@ mod tests {
         // envelope again.
         let candidates =
             [candidate("1", envelope.len() as u64, None), candidate("2", slip.len() as u64, None)];
-        let out = read_all(&mut store, &Opener::new(), &[], &candidates, u64::MAX).unwrap();
+        let out = read_all(
+            &mut store,
+            &Keys { opener: &Opener::new(), contacts: &Contacts::new() },
+            &[],
+            &candidates,
+            u64::MAX,
+        )
+        .unwrap();
         assert_eq!(store.downloads, ["1", "2", "1"]);
         assert!(
             matches!(out[0].result, Ok(Retrieved::Opened { with_key_slip: true, .. })),
@@ -275,6 +314,10 @@ mod tests {
         );
         assert!(matches!(out[1].result, Ok(Retrieved::KeySlip(_))));
         assert_eq!(out[0].opened().unwrap().text.as_deref(), Some("meet at noon"));
+        // Both name the one envelope; the opened mail is unsigned, from nobody with a key.
+        assert_eq!(out[0].envelope_id, out[1].envelope_id);
+        assert_eq!(out[0].envelope_id, Some(out[0].opened().unwrap().envelope_id));
+        assert_eq!(out[0].sender.as_ref().map(|s| s.verdict), Some(crate::SenderVerdict::Unsigned));
         assert_eq!(done_with(&out).len(), 2);
     }
 
@@ -291,7 +334,14 @@ mod tests {
             candidate("3", 10, Some(HeaderInfo::default())),
             candidate("4", 1 << 40, None),
         ];
-        let out = read_all(&mut store, &Opener::new(), &[], &candidates, 1 << 30).unwrap();
+        let out = read_all(
+            &mut store,
+            &Keys { opener: &Opener::new(), contacts: &Contacts::new() },
+            &[],
+            &candidates,
+            1 << 30,
+        )
+        .unwrap();
         assert_eq!(store.downloads, ["2", "1", "3"]);
         assert!(matches!(out[0].result, Ok(Retrieved::Opened { with_key_slip: true, .. })));
         assert!(matches!(&out[2].result, Err(MessageError::Other(w)) if w.contains("no longer")));
@@ -304,8 +354,23 @@ mod tests {
         let mut store =
             Memory { mails: HashMap::from([("1".to_string(), envelope.clone())]), downloads: vec![] };
         let opener = Opener::new().identity(X25519Identity::generate().unwrap());
-        let out = read_all(&mut store, &opener, &[], &[candidate("1", 1, None)], u64::MAX).unwrap();
+        let out = read_all(
+            &mut store,
+            &Keys { opener: &opener, contacts: &Contacts::new() },
+            &[],
+            &[candidate("1", 1, None)],
+            u64::MAX,
+        )
+        .unwrap();
         assert_eq!(out[0].result.as_ref().unwrap_err(), &MessageError::NoMatchingRecipient);
+        // The envelope is named, so the key slip that opens it can be found.
+        let Ok(mime::MailKind::Encrypted { envelope_id, .. }) =
+            mime::classify(&envelope, &mime::Limits::default())
+        else {
+            panic!("an encrypted mail")
+        };
+        assert_eq!(out[0].envelope_id, Some(envelope_id));
+        assert!(out[0].sender.is_none());
         assert_eq!(store.downloads.len(), 1, "no second chance without a slip");
         assert!(done_with(&out).is_empty());
         assert_eq!(out[0].outer.subject.as_deref(), Some("..."));

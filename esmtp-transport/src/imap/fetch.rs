@@ -216,8 +216,10 @@ impl ImapClient {
                 info: Some(m.info.clone()),
             })
             .collect();
+        let contacts = self.contacts.clone();
+        let keys = pairing::Keys { opener, contacts: &contacts };
         let mut source = Batches { client: self, count: options.batch_size, bytes: options.batch_bytes };
-        let slip_results = pairing::read_all(&mut source, opener, &[], &slip_list, options.max_message_size)?;
+        let slip_results = pairing::read_all(&mut source, &keys, &[], &slip_list, options.max_message_size)?;
         let slips: BTreeMap<u32, KeySlip> = pairing::slips_read(&slip_results)
             .into_iter()
             .filter_map(|(at, slip)| match at {
@@ -268,7 +270,7 @@ impl ImapClient {
             .collect();
         let known: Vec<KeySlip> = slips.values().cloned().collect();
         let mut source = Batches { client: self, count: options.batch_size, bytes: options.batch_bytes };
-        let mut messages = pairing::read_all(&mut source, opener, &known, &list, options.max_message_size)?;
+        let mut messages = pairing::read_all(&mut source, &keys, &known, &list, options.max_message_size)?;
         messages.extend(slip_results);
         // Old slips and old envelopes are read for pairing; only what they newly open is reported.
         messages.retain(|f| {

@@ -215,8 +215,10 @@ impl Pop3Client {
             fresh.iter().map(|e| candidate(e, None)).collect()
         };
         let top = options.download == Pop3Download::PreferTop && self.has("TOP");
+        let contacts = self.contacts.clone();
+        let keys = pairing::Keys { opener, contacts: &contacts };
         let mut source = Downloads { client: self, top, used_retr: false };
-        let messages = pairing::read_all(&mut source, opener, &[], &candidates, options.max_message_size)?;
+        let messages = pairing::read_all(&mut source, &keys, &[], &candidates, options.max_message_size)?;
         let used_retr = source.used_retr;
         let mut deleted = BTreeSet::new();
         let action_error =

@@ -44,6 +44,7 @@
 
 mod account;
 pub mod account_file;
+mod copies;
 mod error;
 mod imap;
 mod maildir;
@@ -61,13 +62,14 @@ pub use account::{
     MAX_TRANSFER_DEADLINE, PasswordMechanism, Secret, ServerSettings, TRANSFER_BYTES_PER_SECOND, TlsMode,
     TokenProvider,
 };
+pub use copies::Duplicate;
 pub use error::{Error, ErrorKind, Result};
 pub use imap::{ImapClient, ImapFetchOptions, ImapFetchReport, ImapSyncState, MailboxInfo, MailboxState};
 pub use maildir::Maildir;
 pub use pop3::{Pop3Client, Pop3Download, Pop3Entry, Pop3FetchOptions, Pop3FetchReport, Pop3SyncState};
 pub use retrieve::{FetchScope, Fetched, MessageError, MessageRef, Retrieved};
 pub use smtp::{
-    Capabilities, KeySlipDelivery, SendOptions, SendReport, StubSubmitter, Submit, SubmitReply,
+    Capabilities, KeySlipDelivery, Retry, SendOptions, SendReport, StubSubmitter, Submit, SubmitReply,
     SubmittedMail, Submitter,
 };
 pub use trace::{Direction, Protocol, ProtocolTrace};

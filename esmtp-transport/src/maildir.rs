@@ -13,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use esmtp_core::Opener;
 
+use crate::copies::Copies;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pairing::{self, Candidate, Source, Take};
 use crate::retrieve::{self, Fetched, MAX_HEADER_BYTES, MessageError, MessageRef};
@@ -108,7 +109,8 @@ impl Maildir {
     /// Read every message and open the esmtp ones with `opener` plus the key slips found in the
     /// Maildir itself (a slip may sit before or after its envelope). Each message gets its own
     /// result: a plain, foreign or damaged mail never stops the others. Messages above the MIME
-    /// reader's size limit are reported as too large.
+    /// reader's size limit are reported as too large. Copies of one mail (a retried send) are
+    /// all returned; the IMAP and POP3 fetches report them as [`crate::Duplicate`]s instead.
     ///
     /// # Errors
     /// Only when the Maildir cannot be listed.
@@ -122,7 +124,9 @@ impl Maildir {
             candidates.push(Candidate { location: MessageRef::Maildir { name }, size, info });
             source.paths.push(path);
         }
-        pairing::read_all(&mut source, opener, &[], &candidates, retrieve::default_max_message_size())
+        // A local store hands out every file: copies of one mail are all returned.
+        let max = retrieve::default_max_message_size();
+        Ok(pairing::read_all(&mut source, opener, &[], &candidates, max, &mut Copies::off())?.messages)
     }
 }
 

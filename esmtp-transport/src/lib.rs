@@ -17,6 +17,10 @@
 //!   memory. Every client can also run over a caller's `Read + Write` stream
 //!   ([`Submitter::from_stream`], [`ImapClient::from_stream`], [`Pop3Client::from_stream`]).
 //! - A protocol trace with every secret redacted ([`AccountBuilder::trace`]).
+//! - Mail is submitted exactly once or the error says why; the one exception, a connection lost
+//!   after the final dot, is told by [`Error::may_have_been_delivered`]. [`SendOptions::retry`]
+//!   resends the same bytes, and fetches report the second copy as a [`Duplicate`]. Sync states
+//!   never move past a message that was not read.
 //!
 //! ```no_run
 //! use esmtp_core::mime::{MailDraft, Mailbox};

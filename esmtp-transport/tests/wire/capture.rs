@@ -145,7 +145,7 @@ fn nothing_secret_crosses_the_wire_or_rests_on_the_server() {
         ("subject".into(), subject.clone().into_bytes()),
         ("body".into(), body.clone().into_bytes()),
         ("attachment".into(), attachment[..48].to_vec()),
-        ("attachment, base64".into(), b64(&attachment)[..64].as_bytes().to_vec()),
+        ("attachment, base64".into(), b64(&attachment).as_bytes()[..64].to_vec()),
     ];
     for user in ["alice", "bob"] {
         let password = lab.password(user).expose().to_string();

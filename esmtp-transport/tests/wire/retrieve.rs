@@ -50,6 +50,9 @@ fn fetch(
     client.fetch_esmtp(mailbox, &Opener::new().identity(bob.clone()), &options)
 }
 
+/// Makes a connection's script.
+type Fault = fn() -> Script;
+
 /// After the client asks for message bodies: cut the connection once the server has sent
 /// `lines` lines of the answer.
 fn cut_mid_download(lines: usize) -> Script {
@@ -80,7 +83,7 @@ fn imap_cut_mid_fetch_or_ended_by_bye_is_an_error_and_the_next_fetch_reads_all()
     let lab = Lab::get();
     let bob = X25519Identity::generate().unwrap();
     let (mailbox, t) = mailbox_with(&lab, &bob, 4);
-    let bye = || -> Script {
+    fn bye() -> Script {
         Box::new(|who, line| {
             if who == Who::Client && is_download(line) {
                 Action::AnswerAndClose(b"* BYE Server shutting down\r\n".to_vec())
@@ -88,9 +91,8 @@ fn imap_cut_mid_fetch_or_ended_by_bye_is_an_error_and_the_next_fetch_reads_all()
                 Action::Forward
             }
         })
-    };
-    let faults: [(&str, Box<dyn Fn() -> Script + Send + Sync>); 2] =
-        [("cut mid-FETCH", Box::new(|| cut_mid_download(5))), ("BYE", Box::new(bye))];
+    }
+    let faults: [(&str, Fault); 2] = [("cut mid-FETCH", || cut_mid_download(5)), ("BYE", bye)];
     for (name, fault) in faults {
         let proxy = Proxy::start("127.0.0.1", lab::port("IMAPS"), terminating(&lab), on_connection(0, fault));
         let err = fetch(&mut imap_via(&lab, &proxy).unwrap(), &mailbox, &bob, None).unwrap_err();

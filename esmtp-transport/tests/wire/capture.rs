@@ -168,4 +168,5 @@ fn nothing_secret_crosses_the_wire_or_rests_on_the_server() {
             assert!(!contains(file, secret), "{what} in the stored mail");
         }
     }
+    crate::remove_mail(&lab, "bob", &t);
 }

@@ -130,4 +130,5 @@ fn eight_senders_and_four_fetchers_every_mail_once() {
         assert_eq!(duplicates, 0, "{protocol}: nothing was sent twice");
     }
     assert!(start.elapsed() < LIMIT, "bounded run: sent in {sent:?}, all fetched in {:?}", start.elapsed());
+    crate::remove_mail(&lab, "bob", &t);
 }

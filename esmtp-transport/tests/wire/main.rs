@@ -103,3 +103,16 @@ pub fn within<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T>
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// Remove the mails carrying `needle` from `user`'s Maildir once a test is done with them, so
+/// that the shared lab mailboxes do not grow with every run (other tests list them whole).
+pub fn remove_mail(lab: &Lab, user: &str, needle: &str) {
+    for sub in ["new", "cur"] {
+        for e in std::fs::read_dir(lab.maildir(user).join(sub)).into_iter().flatten().flatten() {
+            if std::fs::read(e.path()).is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+            {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}

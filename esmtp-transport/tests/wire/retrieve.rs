@@ -15,7 +15,7 @@ use esmtp_transport::{
 
 use crate::lab::{self, Lab, tag};
 use crate::proxy::{Action, Proxy, Script, Who, on_connection};
-use crate::{delivered, draft, tagged, terminating, via_proxy};
+use crate::{delivered, draft, remove_mail, tagged, terminating, via_proxy};
 
 /// `count` mails for bob, appended to a new mailbox of bob's; returns its name and the tag.
 fn mailbox_with(lab: &Lab, bob: &X25519Identity, count: usize) -> (String, String) {
@@ -296,6 +296,7 @@ fn pop3_cut_mid_download_is_an_error_and_an_unavailable_message_holds_the_state_
     let opened: HashSet<String> =
         uidls(&tagged(&report.messages, &t)).union(&uidls(&tagged(&next.messages, &t))).cloned().collect();
     assert_eq!(opened.len(), 3);
+    remove_mail(&lab, "bob", &t);
 }
 
 #[test]
@@ -320,4 +321,5 @@ fn a_pop3_message_deleted_by_another_client_during_the_fetch_is_reported() {
         report.messages.iter().filter(|m| m.message_id().is_some_and(|id| id.contains(&t))).collect();
     assert_eq!(ours.len(), 3, "a message left out: {:?}", report.messages);
     assert_all_reported(&report.messages, &t, 3);
+    remove_mail(&lab, "bob", &t);
 }

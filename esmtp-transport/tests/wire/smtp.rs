@@ -10,7 +10,7 @@ use esmtp_transport::{ErrorKind, Retry, SendOptions, Submit, Submitter};
 
 use crate::lab::{self, Lab, tag};
 use crate::proxy::{Action, Proxy, Script, Tls, Who, on_connection};
-use crate::{delivered, draft, imap_fetch, imap_now, tagged, terminating, via_proxy};
+use crate::{delivered, draft, imap_fetch, imap_now, remove_mail, tagged, terminating, via_proxy};
 
 /// A fault and what the first attempt must end with.
 struct Case {
@@ -215,6 +215,7 @@ fn each_fault_gives_its_error_class() {
         assert!(!format!("{err} {err:?}").contains(lab.password("alice").expose()), "{name}");
         let copies = delivered(&lab, "bob", &t, usize::from(case.taken));
         assert_eq!(copies, usize::from(case.taken), "{name}: copies on the server");
+        remove_mail(&lab, "bob", &t);
     }
 }
 
@@ -275,6 +276,7 @@ fn a_retrying_sender_ends_with_one_mail_or_an_explicit_error() {
         if let Some(copy) = copies.first() {
             assert_eq!(Some(&copy.copy_of), shown.iter().map(|m| &m.location).next());
         }
+        remove_mail(&lab, "bob", t);
     }
 }
 
@@ -307,4 +309,5 @@ fn a_copy_that_arrives_after_a_fetch_is_still_a_duplicate() {
     assert_eq!(second.duplicates[0].copy_of, tagged(&first.messages, &t)[0].location);
     let esmtp_transport::MessageRef::Imap { uid } = second.duplicates[0].location else { panic!() };
     assert!(second.sync.last_uid >= uid, "the copy counts as read");
+    remove_mail(&lab, "bob", &package.message_id);
 }

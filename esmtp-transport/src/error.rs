@@ -50,6 +50,8 @@ pub struct Error {
     message: String,
     code: Option<u16>,
     enhanced: Option<String>,
+    /// The whole message reached the server, but its reply did not reach us.
+    outcome_unknown: bool,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
@@ -64,7 +66,14 @@ fn reply_suffix(code: &Option<u16>, enhanced: &Option<String>) -> String {
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), code: None, enhanced: None, source: None }
+        Error {
+            kind,
+            message: message.into(),
+            code: None,
+            enhanced: None,
+            outcome_unknown: false,
+            source: None,
+        }
     }
 
     /// Attach the underlying error. Its text must not be in this error's message as well.
@@ -80,11 +89,17 @@ impl Error {
         self
     }
 
-    /// The same error under another message (and kind), keeping the reply codes; the original
-    /// becomes the source, so its text is not repeated here.
+    /// Mark a failure that came after the whole message was sent and before the server's reply.
+    pub(crate) fn with_unknown_outcome(mut self) -> Self {
+        self.outcome_unknown = true;
+        self
+    }
+
+    /// The same error under another message (and kind), keeping the reply codes and whether the
+    /// outcome is unknown; the original becomes the source, so its text is not repeated here.
     pub(crate) fn context(self, kind: ErrorKind, message: impl Into<String>) -> Self {
-        let (code, enhanced) = (self.code, self.enhanced.clone());
-        Error { kind, message: message.into(), code, enhanced, source: Some(Box::new(self)) }
+        let (code, enhanced, outcome_unknown) = (self.code, self.enhanced.clone(), self.outcome_unknown);
+        Error { kind, message: message.into(), code, enhanced, outcome_unknown, source: Some(Box::new(self)) }
     }
 
     /// The broad kind of failure.
@@ -116,6 +131,17 @@ impl Error {
     /// Whether the operation ran out of time.
     pub fn is_timeout(&self) -> bool {
         self.kind == ErrorKind::Timeout
+    }
+
+    /// Whether a submission may have succeeded although it failed: the connection broke (or the
+    /// deadline passed) after the whole message and its final dot were sent, before the server's
+    /// reply arrived. The server may have taken the mail; sending it again may deliver it twice.
+    /// Such errors are also [`Error::is_transient`]: a caller that sends again sends the same
+    /// bytes (as [`crate::SendOptions::retry`] does), so the copies have the same Message-ID and
+    /// body, and the fetch side reports the second as a [`crate::Duplicate`]. This is the only
+    /// window in which a submission is "at least once" rather than "exactly once".
+    pub fn may_have_been_delivered(&self) -> bool {
+        self.outcome_unknown
     }
 
     /// The SMTP reply code, when the server sent one (e.g. 535).

@@ -21,6 +21,10 @@
 //!   ([`ErrorKind::FromNotAllowed`]), signs with its identity and seals to it too, so Sent
 //!   copies stay readable ([`Account::package`], [`Submit::send_secure`]); every fetched mail
 //!   is checked against the signers the account expects ([`Contacts`], [`Fetched::sender`]).
+//! - Mail is submitted exactly once or the error says why; the one exception, a connection lost
+//!   after the final dot, is told by [`Error::may_have_been_delivered`]. [`SendOptions::retry`]
+//!   resends the same bytes, and fetches report the second copy as a [`Duplicate`]. Sync states
+//!   never move past a message that was not read.
 //!
 //! ```no_run
 //! use esmtp_core::mime::{MailDraft, Mailbox};
@@ -49,6 +53,7 @@
 mod account;
 pub mod account_file;
 mod contacts;
+mod copies;
 mod error;
 mod imap;
 mod maildir;
@@ -67,14 +72,15 @@ pub use account::{
     TokenProvider,
 };
 pub use contacts::{Contacts, SenderCheck, SenderVerdict};
+pub use copies::Duplicate;
 pub use error::{Error, ErrorKind, Result};
 pub use imap::{ImapClient, ImapFetchOptions, ImapFetchReport, ImapSyncState, MailboxInfo, MailboxState};
 pub use maildir::Maildir;
 pub use pop3::{Pop3Client, Pop3Download, Pop3Entry, Pop3FetchOptions, Pop3FetchReport, Pop3SyncState};
 pub use retrieve::{FetchScope, Fetched, MessageError, MessageRef, Retrieved};
 pub use smtp::{
-    Capabilities, KeySlipDelivery, PackagedMail, SendOptions, SendReport, StubSubmitter, Submit, SubmitReply,
-    SubmittedMail, Submitter,
+    Capabilities, KeySlipDelivery, PackagedMail, Retry, SendOptions, SendReport, StubSubmitter, Submit,
+    SubmitReply, SubmittedMail, Submitter,
 };
 pub use trace::{Direction, Protocol, ProtocolTrace};
 

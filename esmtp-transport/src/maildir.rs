@@ -14,6 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use esmtp_core::Opener;
 
 use crate::contacts::Contacts;
+use crate::copies::Copies;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pairing::{self, Candidate, Source, Take};
 use crate::retrieve::{self, Fetched, MAX_HEADER_BYTES, MessageError, MessageRef};
@@ -117,7 +118,8 @@ impl Maildir {
     /// Read every message and open the esmtp ones with `opener` plus the key slips found in the
     /// Maildir itself (a slip may sit before or after its envelope). Each message gets its own
     /// result: a plain, foreign or damaged mail never stops the others. Messages above the MIME
-    /// reader's size limit are reported as too large.
+    /// reader's size limit are reported as too large. Copies of one mail (a retried send) are
+    /// all returned; the IMAP and POP3 fetches report them as [`crate::Duplicate`]s instead.
     ///
     /// # Errors
     /// Only when the Maildir cannot be listed.
@@ -132,7 +134,9 @@ impl Maildir {
             source.paths.push(path);
         }
         let keys = pairing::Keys { opener, contacts: &self.contacts };
-        pairing::read_all(&mut source, &keys, &[], &candidates, retrieve::default_max_message_size())
+        // A local store hands out every file: copies of one mail are all returned.
+        let max = retrieve::default_max_message_size();
+        Ok(pairing::read_all(&mut source, &keys, &[], &candidates, max, &mut Copies::off())?.messages)
     }
 }
 

@@ -147,6 +147,14 @@ pub enum MessageError {
     /// Above the size limit; says which.
     #[error("too large: {0}")]
     TooLarge(String),
+    /// The message was listed, then removed from the server (by another client) before it
+    /// could be downloaded: there is nothing left to read.
+    #[error("the message is no longer on the server")]
+    Gone,
+    /// The server could not hand the message out this time (a temporary refusal); says why. An
+    /// incremental fetch's sync state stays before it, so the next fetch tries it again.
+    #[error("the server could not give the message for now: {0}")]
+    Unavailable(String),
     /// Anything else, described.
     #[error("{0}")]
     Other(String),

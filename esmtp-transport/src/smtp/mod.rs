@@ -25,7 +25,7 @@ use crate::net::Stream;
 use crate::sasl;
 use conn::SmtpConn;
 pub use reply::{Capabilities, SubmitReply};
-pub use secure::{KeySlipDelivery, PackagedMail, SendOptions, SendReport};
+pub use secure::{KeySlipDelivery, PackagedMail, Retry, SendOptions, SendReport};
 pub use stub::{StubSubmitter, SubmittedMail};
 
 /// Submits mail: [`Submitter`] over SMTP, [`StubSubmitter`] in memory (for testing code that

@@ -3,7 +3,7 @@
 //! for [`Submit::send_secure`] and for callers that write the mail elsewhere
 //! ([`Account::package`]).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use esmtp_core::mime::{self, EncryptedMail, MailDraft, Mailbox, PackageOptions};
 use esmtp_core::{EnvelopeId, SealError, Sealer, X25519Recipient};
@@ -31,6 +31,9 @@ pub struct SendOptions {
     /// `true`; see [`crate::AccountBuilder::encrypt_to_self`]), so the copy the provider keeps in
     /// the Sent folder stays readable.
     pub encrypt_to_self: bool,
+    /// Whether and how each mail is submitted again after a failure that may pass (default: no
+    /// second attempt).
+    pub retry: Retry,
 }
 
 impl Default for SendOptions {
@@ -41,6 +44,70 @@ impl Default for SendOptions {
             key_slip_to: None,
             sign: true,
             encrypt_to_self: true,
+            retry: Retry::ONCE,
+        }
+    }
+}
+
+/// How [`Submit::send_secure`] submits a mail again after a failure that may pass
+/// ([`Error::is_transient`]: a 4xx reply, a broken connection, a timeout). Each mail is packaged
+/// once and every attempt sends the same bytes, so a mail whose first attempt did reach the
+/// server (see [`Error::may_have_been_delivered`]) arrives twice with the same Message-ID and
+/// body, and the fetch side reports the second copy as a [`crate::Duplicate`]. A permanent
+/// refusal is never tried again.
+///
+/// ```
+/// use std::time::Duration;
+/// use esmtp_transport::{Retry, SendOptions};
+///
+/// let options = SendOptions { retry: Retry::new(3, Duration::from_secs(2)), ..SendOptions::default() };
+/// assert_eq!(options.retry.attempts, 3);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// How many times one mail is submitted at most; 1 (or 0) means once.
+    pub attempts: u32,
+    /// The wait before the second attempt; each further wait is twice the one before, at most
+    /// [`Retry::MAX_DELAY`].
+    pub delay: Duration,
+}
+
+impl Retry {
+    /// One attempt, no retry.
+    pub const ONCE: Retry = Retry { attempts: 1, delay: Duration::ZERO };
+    /// The longest wait between two attempts.
+    pub const MAX_DELAY: Duration = Duration::from_secs(300);
+
+    /// At most `attempts` attempts, the first wait `delay`.
+    pub fn new(attempts: u32, delay: Duration) -> Self {
+        Retry { attempts, delay }
+    }
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry::ONCE
+    }
+}
+
+/// Submit `message`, again with the same bytes while the failure may pass and attempts are left.
+fn submit<S: Submit + ?Sized>(
+    submitter: &S,
+    from: &str,
+    recipients: &[String],
+    message: &[u8],
+    retry: Retry,
+) -> Result<SubmitReply> {
+    let mut wait = retry.delay.min(Retry::MAX_DELAY);
+    let mut attempt = 1;
+    loop {
+        match submitter.send_raw(from, recipients, message) {
+            Err(e) if e.is_transient() && attempt < retry.attempts => {
+                std::thread::sleep(wait);
+                wait = wait.saturating_mul(2).min(Retry::MAX_DELAY);
+                attempt += 1;
+            }
+            result => return result,
         }
     }
 }
@@ -220,7 +287,7 @@ pub(super) fn send_secure<S: Submit + ?Sized>(
     };
     let mail = &packaged.mail;
     let from = draft.from.address.clone();
-    let reply = submitter.send_raw(&from, &draft.smtp_recipients(), &mail.bytes)?;
+    let reply = submit(submitter, &from, &draft.smtp_recipients(), &mail.bytes, options.retry)?;
     let mut report = SendReport {
         message_id: mail.message_id.clone(),
         envelope_id: mail.envelope_id,
@@ -239,14 +306,77 @@ pub(super) fn send_secure<S: Submit + ?Sized>(
     };
     for to in destinations {
         let Some(slip_mail) = packaged.key_slip_mail(&draft.from, &to)? else { break };
-        let reply = submitter.send_raw(&from, std::slice::from_ref(&to), &slip_mail.bytes).map_err(|e| {
-            let kind = e.kind();
-            e.context(
-                kind,
-                format!("the encrypted mail <{}> was sent, but its key slip was not", mail.message_id),
-            )
-        })?;
+        let reply = submit(submitter, &from, std::slice::from_ref(&to), &slip_mail.bytes, options.retry)
+            .map_err(|e| {
+                let kind = e.kind();
+                e.context(
+                    kind,
+                    format!("the encrypted mail <{}> was sent, but its key slip was not", mail.message_id),
+                )
+            })?;
         report.key_slips.push(KeySlipDelivery { to, message_id: slip_mail.message_id, reply });
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use esmtp_core::mime::{MailDraft, Mailbox};
+
+    use super::*;
+
+    /// Fails the first `failures` submissions with `kind`, then takes every mail; keeps what it
+    /// was handed each time.
+    struct Flaky {
+        failures: usize,
+        kind: ErrorKind,
+        seen: Mutex<Vec<Vec<u8>>>,
+    }
+
+    impl Submit for Flaky {
+        fn send_raw(&self, _: &str, _: &[String], message: &[u8]) -> Result<SubmitReply> {
+            let mut seen = self.seen.lock().unwrap();
+            seen.push(message.to_vec());
+            if seen.len() <= self.failures {
+                return Err(Error::new(self.kind, "no"));
+            }
+            Ok(SubmitReply { code: 250, enhanced: None, text: "ok".into() })
+        }
+    }
+
+    fn draft() -> MailDraft {
+        MailDraft::new(Mailbox::new("alice@example.test")).to(Mailbox::new("bob@example.test")).text("hi")
+    }
+
+    fn options(attempts: u32) -> SendOptions {
+        SendOptions { retry: Retry::new(attempts, Duration::from_millis(1)), ..SendOptions::default() }
+    }
+
+    #[test]
+    fn a_transient_failure_is_retried_with_the_same_bytes() {
+        let flaky = Flaky { failures: 2, kind: ErrorKind::Connection, seen: Mutex::default() };
+        let sealer = Sealer::new().key_slip();
+        let report = send_secure(&flaky, &draft(), sealer, &options(3)).unwrap();
+        let seen = flaky.seen.lock().unwrap();
+        // Three attempts for the envelope, all the same mail; then the key slip once.
+        assert_eq!(seen.len(), 4);
+        assert!(seen[0] == seen[1] && seen[1] == seen[2]);
+        assert_ne!(seen[2], seen[3]);
+        assert_eq!(report.key_slips.len(), 1);
+    }
+
+    #[test]
+    fn attempts_run_out_and_permanent_failures_are_not_retried() {
+        let flaky = Flaky { failures: 5, kind: ErrorKind::Timeout, seen: Mutex::default() };
+        let err = send_secure(&flaky, &draft(), Sealer::new().key_slip(), &options(3)).unwrap_err();
+        assert_eq!((err.kind(), flaky.seen.lock().unwrap().len()), (ErrorKind::Timeout, 3));
+        let refused = Flaky { failures: 5, kind: ErrorKind::Permanent, seen: Mutex::default() };
+        assert!(send_secure(&refused, &draft(), Sealer::new().key_slip(), &options(3)).is_err());
+        assert_eq!(refused.seen.lock().unwrap().len(), 1);
+        let once = Flaky { failures: 1, kind: ErrorKind::Transient, seen: Mutex::default() };
+        assert!(send_secure(&once, &draft(), Sealer::new().key_slip(), &SendOptions::default()).is_err());
+        assert_eq!(once.seen.lock().unwrap().len(), 1, "no retry by default");
+    }
 }

@@ -62,9 +62,9 @@ pub use account::{
     TokenProvider,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use net::Canceller;
 pub use imap::{ImapClient, ImapFetchOptions, ImapFetchReport, ImapSyncState, MailboxInfo, MailboxState};
 pub use maildir::Maildir;
+pub use net::Canceller;
 pub use pop3::{Pop3Client, Pop3Download, Pop3Entry, Pop3FetchOptions, Pop3FetchReport, Pop3SyncState};
 pub use retrieve::{FetchScope, Fetched, MessageError, MessageRef, Retrieved};
 pub use smtp::{

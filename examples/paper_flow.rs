@@ -4,6 +4,11 @@
 //! authenticated submission; the key slip goes separately; bob retrieves both; decrypts; and
 //! recomputes the MD5 with the hash tool (section 4.4).
 //!
+//! Beyond the paper, alice also signs the mail (inside the encryption) and bob checks the
+//! signature against the key his contacts list for alice: the MD5 says the mail arrived as
+//! sealed, but every holder of its key (bob, or whoever got the key slip) could have sealed it;
+//! only the signature says alice wrote it.
+//!
 //! ```text
 //! cargo run --release --example paper_flow                       # embedded local Maildir, no server
 //! cargo run --release --example paper_flow -- --lab              # the lab of scripts/mail-lab (its env)
@@ -18,12 +23,12 @@ use std::time::Duration;
 
 use esmtp_core::hash::{HashAlgorithm, digest, to_hex};
 use esmtp_core::mime::{self, Attachment, MailDraft, Mailbox, PackageOptions};
-use esmtp_core::{Opener, Sealer, Suite};
+use esmtp_core::{Opener, Sealer, Suite, X25519Identity};
 use esmtp_transport::account_file::{self, Login};
 use esmtp_transport::{
-    Account, Credentials, Fetched, ImapClient, ImapFetchOptions, ImapSyncState, Maildir, Pop3Client,
-    Pop3FetchOptions, Pop3SyncState, Retrieved, Secret, SendOptions, ServerSettings, Submit, Submitter,
-    TlsMode,
+    Account, AccountBuilder, Contacts, Credentials, Fetched, ImapClient, ImapFetchOptions, ImapSyncState,
+    Maildir, Pop3Client, Pop3FetchOptions, Pop3SyncState, Retrieved, Secret, SendOptions, SenderVerdict,
+    ServerSettings, Submit, Submitter, TlsMode,
 };
 
 type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
@@ -31,8 +36,9 @@ type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 /// Where the mail goes and comes from (built once per run, so its size does not matter).
 #[allow(clippy::large_enum_variant)]
 enum Mode {
-    /// No account: a real Maildir in a temporary directory stands in for the servers.
-    Local(Maildir),
+    /// No account: a real Maildir in a temporary directory stands in for the servers; alice
+    /// signs with this identity.
+    Local(Maildir, X25519Identity),
     /// Real servers: alice submits with `sender`, bob reads with `receiver`.
     Servers { sender: Account, receiver: Account, to: String },
 }
@@ -41,7 +47,7 @@ fn step(n: u8, text: impl AsRef<str>) {
     println!("  [{n}] {}", text.as_ref());
 }
 
-fn lab_account(user: &str) -> Fallible<Account> {
+fn lab_account(user: &str) -> Fallible<AccountBuilder> {
     let var =
         |name: &str| std::env::var(name).map_err(|_| format!("{name} is not set (run scripts/mail-lab env)"));
     let port = |name: &str| -> Fallible<u16> { Ok(var(&format!("ESMTP_LAB_{name}_PORT"))?.parse()?) };
@@ -54,8 +60,7 @@ fn lab_account(user: &str) -> Fallible<Account> {
     .smtp(ServerSettings::new(&host, port("SUBMISSION")?, TlsMode::StartTls))
     .imap(ServerSettings::new(&host, port("IMAPS")?, TlsMode::Implicit))
     .pop3(ServerSettings::new(&host, port("POP3S")?, TlsMode::Implicit))
-    .add_root_certificates_pem(std::fs::read(var("ESMTP_LAB_CA")?)?)
-    .build()?)
+    .add_root_certificates_pem(std::fs::read(var("ESMTP_LAB_CA")?)?))
 }
 
 fn mode_from_args() -> Fallible<(Mode, Option<tempdir::TempDir>)> {
@@ -67,15 +72,22 @@ fn mode_from_args() -> Fallible<(Mode, Option<tempdir::TempDir>)> {
         return Ok((Mode::Servers { sender: account.clone(), receiver: account, to }, None));
     }
     if args.iter().any(|a| a == "--lab") {
-        let receiver = lab_account("bob")?;
+        // Alice signs with her identity; bob's contacts say which key is hers.
+        let alice = X25519Identity::generate()?;
+        let sender = lab_account("alice")?.identity(alice.clone()).build()?;
+        let receiver = lab_account("bob")?.contact(sender.address(), alice.to_public()).build()?;
         let to = receiver.address().to_string();
-        return Ok((Mode::Servers { sender: lab_account("alice")?, receiver, to }, None));
+        return Ok((Mode::Servers { sender, receiver, to }, None));
     }
     if let Some(other) = args.first() {
         return Err(format!("unknown argument {other}; use --lab or --account FILE [--to ADDR]").into());
     }
     let dir = tempdir::TempDir::new()?;
-    Ok((Mode::Local(Maildir::create(dir.path().join("bob/Maildir"))?), Some(dir)))
+    let alice = X25519Identity::generate()?;
+    let mut contacts = Contacts::new();
+    contacts.add(LOCAL_ALICE, alice.to_public());
+    let maildir = Maildir::create(dir.path().join("bob/Maildir"))?.with_contacts(contacts);
+    Ok((Mode::Local(maildir, alice), Some(dir)))
 }
 
 /// A temporary directory removed on drop (std only, for the embedded default).
@@ -109,18 +121,23 @@ mod tempdir {
     }
 }
 
-/// Steps 7-8 on what a retrieval returned: find our mail, check it, recompute the MD5.
+/// The embedded default's addresses.
+const LOCAL_ALICE: &str = "alice@example.test";
+const LOCAL_BOB: &str = "bob@example.test";
+
+/// Steps 7-8 on what a retrieval returned: find our mail, check it, recompute the MD5, and check
+/// who signed it.
 fn check(fetched: &[Fetched], envelope_id: &esmtp_core::EnvelopeId, body: &str, how: &str) -> Fallible<()> {
     let ours = fetched
         .iter()
         .find_map(|f| match &f.result {
             Ok(Retrieved::Opened { mail, with_key_slip }) if mail.envelope_id == *envelope_id => {
-                Some((mail, *with_key_slip))
+                Some((&f.sender, mail, *with_key_slip))
             }
             _ => None,
         })
         .ok_or_else(|| format!("the mail did not open over {how}"))?;
-    let (mail, with_key_slip) = ours;
+    let (sender, mail, with_key_slip) = ours;
     let slip_note = if with_key_slip { "with the key slip from its own mail" } else { "with bob's key" };
     step(7, format!("bob downloads {} message(s) over {how}; the mail opens {slip_note}", fetched.len()));
     let recomputed = digest(HashAlgorithm::Md5, &mail.inner);
@@ -133,14 +150,27 @@ fn check(fetched: &[Fetched], envelope_id: &esmtp_core::EnvelopeId, body: &str, 
     if !intact {
         return Err("integrity check failed".into());
     }
-    Ok(())
+    // Beyond the paper: the MD5 shows the mail is as it was sealed, not who sealed it.
+    let verdict = sender.as_ref().map(|s| s.verdict);
+    let signer = mail.signature.signer().map_or_else(|| "nobody".to_string(), |s| s.to_string());
+    println!("      {:<28} {signer}", "signed by:");
+    println!("      sender check: {}", verdict.map_or("-", SenderVerdict::name));
+    match verdict {
+        Some(SenderVerdict::Verified) => Ok(()),
+        // A real account without identity_file sends unsigned: said, not an error.
+        Some(SenderVerdict::Unsigned) => {
+            println!("      (unsigned: the account has no identity, so nothing says who wrote it)");
+            Ok(())
+        }
+        _ => Err("the sender check failed".into()),
+    }
 }
 
 fn round(mode: &Mode, suite: Suite) -> Fallible<()> {
     let label = if suite.is_legacy() { "the paper's suite, legacy strength" } else { "the modern default" };
     println!("\n== {suite} ({label})");
     let (from, to) = match mode {
-        Mode::Local(_) => ("alice@example.test".to_string(), "bob@example.test".to_string()),
+        Mode::Local(..) => (LOCAL_ALICE.to_string(), LOCAL_BOB.to_string()),
         Mode::Servers { sender, to, .. } => (sender.address().to_string(), to.clone()),
     };
     let body = format!("Bob, the quarterly numbers are attached. ({suite})");
@@ -159,12 +189,16 @@ fn round(mode: &Mode, suite: Suite) -> Fallible<()> {
     };
 
     match mode {
-        Mode::Local(maildir) => {
+        Mode::Local(maildir, alice) => {
             let date = draft.date.unwrap_or_default();
+            let sealer = sealer.sign_with(alice.clone());
             let mail = mime::package(&draft, &sealer, &PackageOptions::new(date))?;
             step(
                 2,
-                format!("sealed with {what}: envelope {}, {} bytes, 7-bit MIME", mail.envelope_id, mail.size),
+                format!(
+                    "sealed with {what}, signed by alice: envelope {}, {} bytes, 7-bit MIME",
+                    mail.envelope_id, mail.size
+                ),
             );
             let slip = mail.key_slip.as_ref().ok_or("no key slip")?;
             step(3, "no account configured: the embedded local default delivers into a Maildir");
@@ -200,8 +234,9 @@ fn round(mode: &Mode, suite: Suite) -> Fallible<()> {
             };
             let submitter = Submitter::new(sender)?;
             let smtp = sender.smtp().ok_or("no SMTP server")?;
-            step(2, format!("sealed with {what}; key slip produced"));
-            let report = submitter.send_secure(&draft, &sealer, &SendOptions::default())?;
+            let signed = if sender.identity().is_some() { ", signed by alice" } else { "" };
+            step(2, format!("sealed with {what}{signed}; key slip produced"));
+            let report = submitter.send_secure(&draft, sealer, &SendOptions::default())?;
             step(
                 3,
                 format!(
@@ -252,7 +287,7 @@ fn main() {
     let run = || -> Fallible<()> {
         let (mode, _dir) = mode_from_args()?;
         match &mode {
-            Mode::Local(m) => {
+            Mode::Local(m, _) => {
                 println!("Paper flow on the embedded local default: Maildir {}", m.path().display())
             }
             Mode::Servers { sender, receiver, .. } => {
@@ -263,6 +298,10 @@ fn main() {
             round(&mode, suite)?;
         }
         println!("\nAll steps done: the mail itself was only ever carried and stored as ciphertext.");
+        println!(
+            "The MD5 shows that the mail arrived as it was sealed, not who sealed it: anyone holding its \
+             key could have. The signature, beyond the paper, is what says that alice wrote it."
+        );
         println!(
             "The key slip reproduces the paper's separate key delivery, but here it went to the same \
              mailbox through the same servers: whoever can read both mails can read the message. Only \

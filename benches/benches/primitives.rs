@@ -1,7 +1,7 @@
 //! Criterion benches of the raw primitives under the cipher suites, on 64 KiB buffers (the chunk
 //! size): ChaCha20-Poly1305 seal and open in place for every implementation compiled in
 //! (RustCrypto always, `ring` and `aws-lc-rs` with the features of those names), DES-CBC with
-//! PKCS#7, and MD5.
+//! PKCS#7 (the `des` crate and esmtp-core's `FastDes`), and MD5.
 //!
 //! `cargo bench -p esmtp-benches --features ring,aws-lc-rs --bench primitives -- --warm-up-time 1 --measurement-time 3`
 
@@ -9,7 +9,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use esmtp_benches::{CHUNK, chacha_impls, des_cbc_decrypt, des_cbc_encrypt, input, md5};
+use des::Des;
+use esmtp_benches::{CHUNK, FastDes, chacha_impls, des_cbc_decrypt_with, des_cbc_encrypt_with, input, md5};
 
 fn chacha20_poly1305(c: &mut Criterion) {
     let plain = input(CHUNK);
@@ -40,21 +41,29 @@ fn des_cbc(c: &mut Criterion) {
     let mut group = c.benchmark_group("des-cbc-pkcs7/64KiB");
     group.throughput(Throughput::Bytes(CHUNK as u64));
     let mut buf = vec![0u8; CHUNK + 8];
-    group.bench_function("encrypt", |b| {
-        b.iter(|| {
-            buf[..CHUNK].copy_from_slice(&plain);
-            des_cbc_encrypt(black_box(&mut buf), CHUNK)
-        });
-    });
     let mut sealed = plain.clone();
     sealed.resize(CHUNK + 8, 0);
-    des_cbc_encrypt(&mut sealed, CHUNK);
-    group.bench_function("decrypt", |b| {
-        b.iter(|| {
-            buf.copy_from_slice(&sealed);
-            des_cbc_decrypt(black_box(&mut buf))
+    des_cbc_encrypt_with::<Des>(&mut sealed, CHUNK);
+    type Encrypt = fn(&mut [u8], usize) -> usize;
+    type Decrypt = fn(&mut [u8]) -> Option<usize>;
+    let impls: [(&str, Encrypt, Decrypt); 2] = [
+        ("des", des_cbc_encrypt_with::<Des>, des_cbc_decrypt_with::<Des>),
+        ("fast", des_cbc_encrypt_with::<FastDes>, des_cbc_decrypt_with::<FastDes>),
+    ];
+    for (name, encrypt, decrypt) in impls {
+        group.bench_function(BenchmarkId::new("encrypt", name), |b| {
+            b.iter(|| {
+                buf[..CHUNK].copy_from_slice(&plain);
+                encrypt(black_box(&mut buf), CHUNK)
+            });
         });
-    });
+        group.bench_function(BenchmarkId::new("decrypt", name), |b| {
+            b.iter(|| {
+                buf.copy_from_slice(&sealed);
+                decrypt(black_box(&mut buf))
+            });
+        });
+    }
     group.finish();
 }
 

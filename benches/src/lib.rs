@@ -7,8 +7,13 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use cbc::cipher::block_padding::Pkcs7;
-use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
+use cbc::cipher::consts::U8;
+use cbc::cipher::{
+    BlockCipherDecrypt, BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, BlockSizeUser, KeyIvInit,
+    KeySizeUser,
+};
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
+pub use esmtp_core::bench_internals::FastDes;
 
 /// One KiB.
 pub const KIB: usize = 1024;
@@ -168,16 +173,33 @@ pub const DES_KEY: [u8; 8] = [0x13, 0x34, 0x57, 0x79, 0x9B, 0xBC, 0xDF, 0xF1];
 pub const DES_IV: [u8; 8] = [0x01, 0x23, 0x45, 0x67, 0x89, 0xAB, 0xCD, 0xEF];
 
 /// DES-CBC with PKCS#7 in place: `buf[..msg_len]` is the message and `buf` has room for up to 8
-/// bytes of padding. Returns the ciphertext length.
-pub fn des_cbc_encrypt(buf: &mut [u8], msg_len: usize) -> usize {
-    let enc = cbc::Encryptor::<des::Des>::new(&DES_KEY.into(), &DES_IV.into());
+/// bytes of padding. Returns the ciphertext length. `C` is the DES implementation: `des::Des`
+/// (the `des` crate) or [`FastDes`] (esmtp-core's).
+pub fn des_cbc_encrypt_with<C>(buf: &mut [u8], msg_len: usize) -> usize
+where
+    C: BlockCipherEncrypt + KeyInit + KeySizeUser<KeySize = U8> + BlockSizeUser<BlockSize = U8>,
+{
+    let enc = cbc::Encryptor::<C>::new(&DES_KEY.into(), &DES_IV.into());
     enc.encrypt_padded::<Pkcs7>(buf, msg_len).map(<[u8]>::len).unwrap_or(0)
 }
 
 /// DES-CBC with PKCS#7 decryption in place. Returns the plaintext length (`None`: bad padding).
-pub fn des_cbc_decrypt(buf: &mut [u8]) -> Option<usize> {
-    let dec = cbc::Decryptor::<des::Des>::new(&DES_KEY.into(), &DES_IV.into());
+pub fn des_cbc_decrypt_with<C>(buf: &mut [u8]) -> Option<usize>
+where
+    C: BlockCipherDecrypt + KeyInit + KeySizeUser<KeySize = U8> + BlockSizeUser<BlockSize = U8>,
+{
+    let dec = cbc::Decryptor::<C>::new(&DES_KEY.into(), &DES_IV.into());
     dec.decrypt_padded::<Pkcs7>(buf).ok().map(<[u8]>::len)
+}
+
+/// [`des_cbc_encrypt_with`] the `des` crate.
+pub fn des_cbc_encrypt(buf: &mut [u8], msg_len: usize) -> usize {
+    des_cbc_encrypt_with::<des::Des>(buf, msg_len)
+}
+
+/// [`des_cbc_decrypt_with`] the `des` crate.
+pub fn des_cbc_decrypt(buf: &mut [u8]) -> Option<usize> {
+    des_cbc_decrypt_with::<des::Des>(buf)
 }
 
 /// MD5 of `data` with the `md-5` crate directly.
@@ -228,6 +250,13 @@ mod tests {
         }
     }
 
+    fn buf_sealed_by_des_crate(plain: &[u8]) -> Vec<u8> {
+        let mut buf = plain.to_vec();
+        buf.resize(plain.len() / 8 * 8 + 8, 0);
+        des_cbc_encrypt(&mut buf, plain.len());
+        buf
+    }
+
     #[test]
     fn des_cbc_round_trips_and_md5_matches_rfc1321() {
         let plain = input(1000);
@@ -237,5 +266,11 @@ mod tests {
         assert_eq!(des_cbc_decrypt(&mut buf), Some(1000));
         assert_eq!(&buf[..1000], &plain[..]);
         assert_eq!(md5(b"abc")[..4], [0x90, 0x01, 0x50, 0x98]);
+        let mut fast = plain.clone();
+        fast.resize(1008, 0);
+        assert_eq!(des_cbc_encrypt_with::<FastDes>(&mut fast, 1000), 1008);
+        assert_eq!(fast, buf_sealed_by_des_crate(&plain));
+        assert_eq!(des_cbc_decrypt_with::<FastDes>(&mut fast), Some(1000));
+        assert_eq!(&fast[..1000], &plain[..]);
     }
 }

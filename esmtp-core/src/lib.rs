@@ -79,3 +79,11 @@ pub use recipient::{Identity, Recipient};
 pub use seal::{SealWriter, Sealed, Sealer};
 pub use suite::{CHUNK_SIZE, Suite, UnknownSuite};
 pub use x25519::{X25519Identity, X25519Recipient};
+
+/// Internal primitives, exposed only for esmtp's own benchmarks (feature `bench-internals`).
+/// Not part of the API: no stability promise, may change or go in any release.
+#[cfg(feature = "bench-internals")]
+#[doc(hidden)]
+pub mod bench_internals {
+    pub use crate::suite::FastDes;
+}

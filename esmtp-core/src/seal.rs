@@ -95,6 +95,19 @@ impl Sealer {
         self.suite
     }
 
+    /// Whether anyone could open what this sealer seals: it has a recipient or makes a key slip
+    /// (otherwise sealing fails with [`SealError::NoRecipients`]). A caller that adds a recipient
+    /// of its own, such as the sender's key for a readable Sent copy, asks this first.
+    ///
+    /// ```
+    /// use esmtp_core::Sealer;
+    /// assert!(!Sealer::new().has_recipients());
+    /// assert!(Sealer::new().key_slip().has_recipients());
+    /// ```
+    pub fn has_recipients(&self) -> bool {
+        !self.recipients.is_empty() || self.key_slip
+    }
+
     /// The largest message this sealer can seal, in bytes, if its suite limits it.
     pub fn max_message_len(&self) -> Option<u64> {
         let framing = 1 + self.prefix_signer_len() + self.suffix_len();

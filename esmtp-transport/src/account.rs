@@ -4,8 +4,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use esmtp_core::X25519Identity;
 use zeroize::Zeroizing;
 
+use crate::contacts::Contacts;
 use crate::error::{Error, ErrorKind, Result};
 use crate::tls::Trust;
 use crate::trace::ProtocolTrace;
@@ -147,8 +149,10 @@ impl ServerSettings {
     }
 }
 
-/// A mail account: address, login, the submission and retrieval servers, whom TLS trusts, and
-/// how long the network may take. Built by [`AccountBuilder::build`], which parses the CA
+/// A mail account: address, login, the submission and retrieval servers, whom TLS trusts, how
+/// long the network may take, and who the user is end to end: their identity (to sign what they
+/// send and to read their own Sent copies), the addresses they may send as, and the keys they
+/// expect other senders to sign with. Built by [`AccountBuilder::build`], which parses the CA
 /// certificates once for every later session.
 #[derive(Clone)]
 pub struct Account {
@@ -165,6 +169,9 @@ pub struct Account {
     pub(crate) password_mechanism: PasswordMechanism,
     pub(crate) dangerous_allow_any_from: bool,
     pub(crate) trace: Option<Arc<dyn ProtocolTrace>>,
+    pub(crate) identity: Option<X25519Identity>,
+    pub(crate) encrypt_to_self: bool,
+    pub(crate) contacts: Contacts,
 }
 
 impl fmt::Debug for Account {
@@ -183,6 +190,9 @@ impl fmt::Debug for Account {
             .field("password_mechanism", &self.password_mechanism)
             .field("dangerous_allow_any_from", &self.dangerous_allow_any_from)
             .field("trace", &self.trace.is_some())
+            .field("identity", &self.identity.as_ref().map(X25519Identity::to_public))
+            .field("encrypt_to_self", &self.encrypt_to_self)
+            .field("contacts", &self.contacts)
             .finish()
     }
 }
@@ -223,6 +233,9 @@ impl Account {
             dangerous_accept_invalid_certs: false,
             dangerous_allow_any_from: false,
             trace: None,
+            identity: None,
+            encrypt_to_self: None,
+            contacts: Contacts::new(),
         }
     }
 
@@ -274,8 +287,35 @@ impl Account {
     /// Whether `from` may be used as the sender: the account's address or an alias
     /// (case-insensitive), unless [`AccountBuilder::dangerous_allow_any_from`] was set.
     pub fn may_send_as(&self, from: &str) -> bool {
-        self.dangerous_allow_any_from
-            || std::iter::once(&self.address).chain(&self.aliases).any(|a| a.eq_ignore_ascii_case(from))
+        self.dangerous_allow_any_from || self.own_addresses().any(|a| a.eq_ignore_ascii_case(from.trim()))
+    }
+
+    /// The other addresses this account may send as ([`AccountBuilder::alias`]).
+    pub fn aliases(&self) -> &[String] {
+        &self.aliases
+    }
+
+    fn own_addresses(&self) -> impl Iterator<Item = &String> {
+        std::iter::once(&self.address).chain(&self.aliases)
+    }
+
+    /// The user's identity: it signs what [`crate::Submit::send_secure`] sends and, with
+    /// encrypt-to-self, opens the Sent copies. `Debug` shows only its public key.
+    pub fn identity(&self) -> Option<&X25519Identity> {
+        self.identity.as_ref()
+    }
+
+    /// Whether sending also seals every mail to the account's own identity, so the copy in the
+    /// Sent folder stays readable (see [`AccountBuilder::encrypt_to_self`]).
+    pub fn encrypts_to_self(&self) -> bool {
+        self.encrypt_to_self
+    }
+
+    /// The keys expected as signers, by address: those given with [`AccountBuilder::contact`],
+    /// and the account's own public key for its address and aliases. Fetches check every opened
+    /// mail against them ([`crate::Fetched::sender`]).
+    pub fn contacts(&self) -> &Contacts {
+        &self.contacts
     }
 }
 
@@ -311,6 +351,9 @@ pub struct AccountBuilder {
     dangerous_accept_invalid_certs: bool,
     dangerous_allow_any_from: bool,
     trace: Option<Arc<dyn ProtocolTrace>>,
+    identity: Option<X25519Identity>,
+    encrypt_to_self: Option<bool>,
+    contacts: Contacts,
 }
 
 impl fmt::Debug for AccountBuilder {
@@ -326,9 +369,33 @@ impl AccountBuilder {
         self
     }
 
-    /// Another address this account may send as (the server must allow it too).
+    /// Another address this account may send as (the server must allow it too). Sending with
+    /// any other `From` fails with [`ErrorKind::FromNotAllowed`].
     pub fn alias(mut self, address: impl Into<String>) -> Self {
         self.aliases.push(address.into());
+        self
+    }
+
+    /// The user's identity (from their identity file): [`crate::Submit::send_secure`] signs
+    /// with it by default, seals to it too (encrypt-to-self, unless turned off), and fetches
+    /// expect it as the signer of mail from the account's own addresses.
+    pub fn identity(mut self, identity: X25519Identity) -> Self {
+        self.identity = Some(identity);
+        self
+    }
+
+    /// Whether sending also seals every mail to the account's identity, so the copy the
+    /// provider keeps in the Sent folder stays readable (default: on when there is an identity).
+    /// Turning it on without an identity is refused by [`AccountBuilder::build`].
+    pub fn encrypt_to_self(mut self, on: bool) -> Self {
+        self.encrypt_to_self = Some(on);
+        self
+    }
+
+    /// Expect `key` as the signer of mail from `address` (repeatable; an address may have
+    /// several keys). See [`Contacts`].
+    pub fn contact(mut self, address: &str, key: esmtp_core::X25519Recipient) -> Self {
+        self.contacts.add(address, key);
         self
     }
 
@@ -403,8 +470,9 @@ impl AccountBuilder {
     /// Check and build: the CA certificates are parsed here, once.
     ///
     /// # Errors
-    /// [`ErrorKind::Config`] when the address has no `@`, a CA text holds no certificate, or the
-    /// timeout or deadline is zero.
+    /// [`ErrorKind::Config`] when the address or an alias has no `@`, a CA text holds no
+    /// certificate, the timeout or deadline is zero, or encrypt-to-self is asked for without an
+    /// identity.
     pub fn build(self) -> Result<Account> {
         if !self.address.contains('@') {
             return Err(Error::new(ErrorKind::Config, "the account address has no '@'"));
@@ -414,6 +482,21 @@ impl AccountBuilder {
         }
         if self.deadline.is_zero() {
             return Err(Error::new(ErrorKind::Config, "the deadline must be above zero"));
+        }
+        if let Some(alias) = self.aliases.iter().find(|a| !a.contains('@')) {
+            return Err(Error::new(ErrorKind::Config, format!("the alias {alias:?} has no '@'")));
+        }
+        if self.encrypt_to_self == Some(true) && self.identity.is_none() {
+            return Err(Error::new(ErrorKind::Config, "encrypt-to-self needs the account's identity"));
+        }
+        let encrypt_to_self = self.identity.is_some() && self.encrypt_to_self.unwrap_or(true);
+        let mut contacts = self.contacts;
+        if let Some(identity) = &self.identity {
+            // Mail from the user's own addresses (Sent copies, mail to oneself) is theirs when
+            // their own key signed it.
+            for address in std::iter::once(&self.address).chain(&self.aliases) {
+                contacts.add(address, identity.to_public());
+            }
         }
         let trust = Trust::new(&self.extra_roots_pem, self.dangerous_accept_invalid_certs)?;
         Ok(Account {
@@ -430,6 +513,9 @@ impl AccountBuilder {
             password_mechanism: self.password_mechanism,
             dangerous_allow_any_from: self.dangerous_allow_any_from,
             trace: self.trace,
+            identity: self.identity,
+            encrypt_to_self,
+            contacts,
         })
     }
 }

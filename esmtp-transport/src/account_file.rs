@@ -5,6 +5,28 @@
 //! address = "alice@gmail.com"
 //! preset = "gmail"                       # smtp.gmail.com 465, imap.gmail.com 993, pop.gmail.com 995
 //! password_file = "~/.config/esmtp/gmail-app-password"
+//! identity_file = "alice.key"            # signs what is sent, and reads the Sent copies
+//! ```
+//!
+//! The end-to-end part: `identity_file` names the user's identity file (from `esmtp keygen`,
+//! plain or passphrase-protected; it must hold exactly one secret key). Sending then signs every
+//! mail with it and seals it to the sender too (`encrypt_to_self`, default `true` when
+//! `identity_file` is set), so the copy in the Sent folder stays readable. `allow_from` lists the
+//! other addresses the account may send as; any other `From` is refused. `[contacts]` maps
+//! addresses to the public keys (`esmtp1...`) expected to sign their mail: fetched mail is
+//! checked against them ([`crate::Contacts`]). A contact may have a list of keys (a new one and
+//! the one it replaces).
+//!
+//! ```toml
+//! address = "alice@example.org"
+//! password_env = "ALICE_PASSWORD"
+//! identity_file = "alice.key"
+//! encrypt_to_self = true
+//! allow_from = ["alice.smith@example.org", "sales@example.org"]
+//!
+//! [contacts]
+//! "bob@example.org" = "esmtp1..."
+//! "carol@example.net" = ["esmtp1...new", "esmtp1...old"]
 //! ```
 //!
 //! ```toml
@@ -23,16 +45,21 @@
 //! tls = "implicit"
 //! ```
 
+use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::account::{Account, Credentials, Secret, ServerSettings, TlsMode};
+use esmtp_core::identity_file::{IdentityEntry, IdentityFile};
+use esmtp_core::{Passphrase, X25519Identity, X25519Recipient};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
+use crate::account::{Account, Credentials, Secret, ServerSettings, TlsMode};
 use crate::error::{Error, ErrorKind, Result};
+use crate::trace::ProtocolTrace;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,9 +73,21 @@ struct AccountFile {
     preset: Option<Preset>,
     timeout_secs: Option<u64>,
     deadline_secs: Option<u64>,
+    identity_file: Option<PathBuf>,
+    encrypt_to_self: Option<bool>,
+    allow_from: Option<Vec<String>>,
+    contacts: Option<BTreeMap<String, Keys>>,
     smtp: Option<Server>,
     imap: Option<Server>,
     pop3: Option<Server>,
+}
+
+/// A contact's public key, or several.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Keys {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -99,6 +138,74 @@ pub enum Login {
     NotNeeded,
 }
 
+/// Asked for the passphrase of a protected identity file (named by its path); `None` when there
+/// is none to give.
+pub type IdentityPassphrase = dyn Fn(&Path) -> Option<Passphrase> + Send + Sync;
+
+/// How [`load_with`] reads an account file: whether the login secret and the identity are needed,
+/// where the passphrase of a protected identity file comes from, and a protocol trace.
+///
+/// ```no_run
+/// use std::path::Path;
+/// use esmtp_transport::account_file::{self, LoadOptions, Login};
+///
+/// let options = LoadOptions::new(Login::Needed)
+///     .identity_passphrase(|file: &Path| {
+///         // A dialog, a terminal prompt, a keyring...
+///         Some(esmtp_core::Passphrase::new("a long passphrase"))
+///     });
+/// let account = account_file::load_with(Path::new("alice.toml"), &options)?;
+/// # Ok::<(), esmtp_transport::Error>(())
+/// ```
+pub struct LoadOptions {
+    login: Login,
+    identity: bool,
+    passphrase: Option<Box<IdentityPassphrase>>,
+    trace: Option<Arc<dyn ProtocolTrace>>,
+}
+
+impl std::fmt::Debug for LoadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadOptions")
+            .field("login", &self.login)
+            .field("identity", &self.identity)
+            .field("passphrase", &self.passphrase.is_some())
+            .field("trace", &self.trace.is_some())
+            .finish()
+    }
+}
+
+impl LoadOptions {
+    /// Read the secret as `login` says, and the identity file when the account names one
+    /// (a protected one then fails: give [`LoadOptions::identity_passphrase`]).
+    pub fn new(login: Login) -> Self {
+        LoadOptions { login, identity: true, passphrase: None, trace: None }
+    }
+
+    /// Leave the identity file unread (the account then neither signs nor encrypts to itself):
+    /// for a caller that only looks at the servers, so no passphrase is asked for.
+    pub fn without_identity(mut self) -> Self {
+        self.identity = false;
+        self
+    }
+
+    /// Where the passphrase of a passphrase-protected identity file comes from; asked only when
+    /// the file is protected.
+    pub fn identity_passphrase(
+        mut self,
+        ask: impl Fn(&Path) -> Option<Passphrase> + Send + Sync + 'static,
+    ) -> Self {
+        self.passphrase = Some(Box::new(ask));
+        self
+    }
+
+    /// Give the account this protocol trace ([`crate::AccountBuilder::trace`]).
+    pub fn trace(mut self, trace: Arc<dyn ProtocolTrace>) -> Self {
+        self.trace = Some(trace);
+        self
+    }
+}
+
 fn invalid(path: &Path, why: impl std::fmt::Display) -> Error {
     Error::new(ErrorKind::Config, format!("account file {}: {why}", path.display()))
 }
@@ -117,12 +224,23 @@ fn resolve(base: &Path, path: &Path) -> PathBuf {
     base.join(path)
 }
 
-/// Read and check an account file.
+/// Read and check an account file; a passphrase-protected identity file in it fails (see
+/// [`load_with`]).
 ///
 /// # Errors
 /// [`ErrorKind::Config`] naming the file (and line) for anything wrong in it or a secret that
 /// cannot be read; the message never contains the secret.
 pub fn load(path: &Path, login: Login) -> Result<Account> {
+    load_with(path, &LoadOptions::new(login))
+}
+
+/// [`load`] as `options` say.
+///
+/// # Errors
+/// As [`load`]; also for an identity file that cannot be read or unlocked, holds no secret key
+/// or more than one, or holds key slips.
+pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Account> {
+    let login = options.login;
     let text = std::fs::read_to_string(path).map_err(|e| read_error(path, e))?;
     let file: AccountFile = toml::from_str(&text).map_err(|e| {
         let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
@@ -175,7 +293,101 @@ pub fn load(path: &Path, login: Login) -> Result<Account> {
     if let Some(secs) = file.deadline_secs {
         builder = builder.deadline(Duration::from_secs(secs));
     }
+    for alias in file.allow_from.iter().flatten() {
+        builder = builder.alias(alias.trim());
+    }
+    for (address, keys) in file.contacts.iter().flatten() {
+        if !address.contains('@') {
+            return Err(invalid(path, format_args!("contacts: {address:?} is not a mail address")));
+        }
+        let keys = match keys {
+            Keys::One(key) => std::slice::from_ref(key),
+            Keys::Many(keys) => keys.as_slice(),
+        };
+        if keys.is_empty() {
+            return Err(invalid(path, format_args!("contacts: {address:?} has an empty list of keys")));
+        }
+        for key in keys {
+            builder = builder.contact(address, contact_key(path, address, key)?);
+        }
+    }
+    match (&file.identity_file, options.identity) {
+        (Some(identity), true) => {
+            builder = builder.identity(load_identity(path, &resolve(base, identity), options)?);
+            if let Some(on) = file.encrypt_to_self {
+                builder = builder.encrypt_to_self(on);
+            }
+        }
+        (None, _) if file.encrypt_to_self == Some(true) => {
+            return Err(invalid(path, "encrypt_to_self needs identity_file (the key to seal to)"));
+        }
+        _ => {}
+    }
+    if let Some(trace) = &options.trace {
+        builder = builder.trace(Arc::clone(trace));
+    }
     builder.build().map_err(|e| invalid(path, e))
+}
+
+/// A contact's public key; the error says what is wrong, without repeating the text.
+fn contact_key(path: &Path, address: &str, key: &str) -> Result<X25519Recipient> {
+    let key = key.trim();
+    key.parse().map_err(|e| {
+        let why = if key.to_ascii_uppercase().starts_with("ESMTP-SECRET-KEY-") {
+            "a secret key, which must never be in the account file; use the public key (esmtp1...)"
+                .to_string()
+        } else {
+            format!("not a public key (esmtp1...): {e}")
+        };
+        invalid(path, format_args!("contacts: the key of {address:?} is {why}"))
+    })
+}
+
+/// The most an identity file may take: a handful of keys, armored.
+const MAX_IDENTITY_FILE: u64 = 64 * 1024;
+
+/// The user's identity from `identity` (named in the account file `path`): exactly one secret
+/// key, unlocked with the passphrase `options` give when the file is protected.
+fn load_identity(path: &Path, identity: &Path, options: &LoadOptions) -> Result<X25519Identity> {
+    let shown = identity.display();
+    // Sized once, so reading never reallocates and leaves a copy of the key behind.
+    let mut data = Zeroizing::new(Vec::with_capacity(MAX_IDENTITY_FILE as usize + 1));
+    std::fs::File::open(identity)
+        .and_then(|f| f.take(MAX_IDENTITY_FILE + 1).read_to_end(&mut data))
+        .map_err(|e| invalid(path, format_args!("identity_file {shown}: cannot read it")).with_source(e))?;
+    if data.len() as u64 > MAX_IDENTITY_FILE {
+        return Err(invalid(path, format_args!("identity_file {shown}: larger than an identity file")));
+    }
+    let bad = |e| invalid(path, format_args!("identity_file {shown}: {e}"));
+    let file = IdentityFile::parse(&data).map_err(bad)?;
+    let passphrase = match (&options.passphrase, file.is_protected()) {
+        (Some(ask), true) => ask(identity),
+        _ => None,
+    };
+    let entries = file.unlock(passphrase.as_ref()).map_err(bad)?;
+    let slips = entries.iter().filter(|e| matches!(e, IdentityEntry::KeySlip(_))).count();
+    let mut keys: Vec<X25519Identity> = entries
+        .into_iter()
+        .filter_map(|e| match e {
+            IdentityEntry::X25519(id) => Some(id),
+            _ => None,
+        })
+        .collect();
+    if slips > 0 {
+        return Err(invalid(
+            path,
+            format_args!("identity_file {shown}: holds key slips; name a file with your secret key only"),
+        ));
+    }
+    match keys.len() {
+        1 => Ok(keys.remove(0)),
+        n => Err(invalid(
+            path,
+            format_args!(
+                "identity_file {shown}: holds {n} secret keys; it must hold exactly one, the one to sign with"
+            ),
+        )),
+    }
 }
 
 fn credentials(file: &AccountFile, base: &Path, path: &Path, login: Login) -> Result<Credentials> {

@@ -30,8 +30,12 @@ pub enum ErrorKind {
     Unsupported,
     /// The server answered something this client does not understand, or more than it may.
     Protocol,
-    /// The account or arguments are invalid (bad address, missing server, From not allowed).
+    /// The account or arguments are invalid (bad address, missing server).
     Config,
+    /// The mail's `From` is neither the account's address nor one of its aliases (the account
+    /// file's `allow_from`): refused before anything is sealed or sent, so an account cannot be
+    /// used to claim someone else's address.
+    FromNotAllowed,
     /// The draft cannot be packaged as a mail (e.g. an invalid address in it): the caller's to fix.
     InvalidDraft,
     /// Sealing the mail failed.
@@ -48,6 +52,8 @@ pub struct Error {
     message: String,
     code: Option<u16>,
     enhanced: Option<String>,
+    /// The whole message reached the server, but its reply did not reach us.
+    outcome_unknown: bool,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
@@ -62,7 +68,14 @@ fn reply_suffix(code: &Option<u16>, enhanced: &Option<String>) -> String {
 
 impl Error {
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), code: None, enhanced: None, source: None }
+        Error {
+            kind,
+            message: message.into(),
+            code: None,
+            enhanced: None,
+            outcome_unknown: false,
+            source: None,
+        }
     }
 
     /// Attach the underlying error. Its text must not be in this error's message as well.
@@ -78,11 +91,17 @@ impl Error {
         self
     }
 
-    /// The same error under another message (and kind), keeping the reply codes; the original
-    /// becomes the source, so its text is not repeated here.
+    /// Mark a failure that came after the whole message was sent and before the server's reply.
+    pub(crate) fn with_unknown_outcome(mut self) -> Self {
+        self.outcome_unknown = true;
+        self
+    }
+
+    /// The same error under another message (and kind), keeping the reply codes and whether the
+    /// outcome is unknown; the original becomes the source, so its text is not repeated here.
     pub(crate) fn context(self, kind: ErrorKind, message: impl Into<String>) -> Self {
-        let (code, enhanced) = (self.code, self.enhanced.clone());
-        Error { kind, message: message.into(), code, enhanced, source: Some(Box::new(self)) }
+        let (code, enhanced, outcome_unknown) = (self.code, self.enhanced.clone(), self.outcome_unknown);
+        Error { kind, message: message.into(), code, enhanced, outcome_unknown, source: Some(Box::new(self)) }
     }
 
     /// The broad kind of failure.
@@ -119,6 +138,17 @@ impl Error {
     /// Whether the call was cancelled ([`crate::Canceller`]).
     pub fn is_cancelled(&self) -> bool {
         self.kind == ErrorKind::Cancelled
+    }
+
+    /// Whether a submission may have succeeded although it failed: the connection broke (or the
+    /// deadline passed) after the whole message and its final dot were sent, before the server's
+    /// reply arrived. The server may have taken the mail; sending it again may deliver it twice.
+    /// Such errors are also [`Error::is_transient`]: a caller that sends again sends the same
+    /// bytes (as [`crate::SendOptions::retry`] does), so the copies have the same Message-ID and
+    /// body, and the fetch side reports the second as a [`crate::Duplicate`]. This is the only
+    /// window in which a submission is "at least once" rather than "exactly once".
+    pub fn may_have_been_delivered(&self) -> bool {
+        self.outcome_unknown
     }
 
     /// The SMTP reply code, when the server sent one (e.g. 535).

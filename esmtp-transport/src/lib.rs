@@ -17,6 +17,14 @@
 //!   memory. Every client can also run over a caller's `Read + Write` stream
 //!   ([`Submitter::from_stream`], [`ImapClient::from_stream`], [`Pop3Client::from_stream`]).
 //! - A protocol trace with every secret redacted ([`AccountBuilder::trace`]).
+//! - Who sends and who signed: an account sends only as its address or an alias
+//!   ([`ErrorKind::FromNotAllowed`]), signs with its identity and seals to it too, so Sent
+//!   copies stay readable ([`Account::package`], [`Submit::send_secure`]); every fetched mail
+//!   is checked against the signers the account expects ([`Contacts`], [`Fetched::sender`]).
+//! - Mail is submitted exactly once or the error says why; the one exception, a connection lost
+//!   after the final dot, is told by [`Error::may_have_been_delivered`]. [`SendOptions::retry`]
+//!   resends the same bytes, and fetches report the second copy as a [`Duplicate`]. Sync states
+//!   never move past a message that was not read.
 //!
 //! ```no_run
 //! use esmtp_core::mime::{MailDraft, Mailbox};
@@ -31,7 +39,7 @@
 //!     .subject("The plan")
 //!     .text("Meet at noon.");
 //! let sent = Submitter::new(&account)?
-//!     .send_secure(&draft, &Sealer::new().recipient(bob.to_public()), &SendOptions::default())?;
+//!     .send_secure(&draft, Sealer::new().recipient(bob.to_public()), &SendOptions::default())?;
 //! println!("sent {}", sent.message_id);
 //!
 //! let mut imap = ImapClient::connect(&account)?;
@@ -44,6 +52,8 @@
 
 mod account;
 pub mod account_file;
+mod contacts;
+mod copies;
 mod error;
 mod imap;
 mod maildir;
@@ -61,6 +71,8 @@ pub use account::{
     MAX_TRANSFER_DEADLINE, PasswordMechanism, Secret, ServerSettings, TRANSFER_BYTES_PER_SECOND, TlsMode,
     TokenProvider,
 };
+pub use contacts::{Contacts, SenderCheck, SenderVerdict};
+pub use copies::Duplicate;
 pub use error::{Error, ErrorKind, Result};
 pub use imap::{ImapClient, ImapFetchOptions, ImapFetchReport, ImapSyncState, MailboxInfo, MailboxState};
 pub use maildir::Maildir;
@@ -68,8 +80,8 @@ pub use net::Canceller;
 pub use pop3::{Pop3Client, Pop3Download, Pop3Entry, Pop3FetchOptions, Pop3FetchReport, Pop3SyncState};
 pub use retrieve::{FetchScope, Fetched, MessageError, MessageRef, Retrieved};
 pub use smtp::{
-    Capabilities, KeySlipDelivery, SendOptions, SendReport, StubSubmitter, Submit, SubmitReply,
-    SubmittedMail, Submitter,
+    Capabilities, KeySlipDelivery, PackagedMail, Retry, SendOptions, SendReport, StubSubmitter, Submit,
+    SubmitReply, SubmittedMail, Submitter,
 };
 pub use trace::{Direction, Protocol, ProtocolTrace};
 

@@ -13,6 +13,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use esmtp_core::Opener;
 
+use crate::contacts::Contacts;
+use crate::copies::Copies;
 use crate::error::{Error, ErrorKind, Result};
 use crate::pairing::{self, Candidate, Source, Take};
 use crate::retrieve::{self, Fetched, MAX_HEADER_BYTES, MessageError, MessageRef};
@@ -34,6 +36,7 @@ use crate::retrieve::{self, Fetched, MAX_HEADER_BYTES, MessageError, MessageRef}
 #[derive(Debug, Clone)]
 pub struct Maildir {
     root: PathBuf,
+    contacts: Contacts,
 }
 
 fn io_error(what: &str, e: std::io::Error) -> Error {
@@ -50,7 +53,14 @@ impl Maildir {
         for sub in ["tmp", "new", "cur"] {
             fs::create_dir_all(root.join(sub)).map_err(|e| io_error("creating the directories", e))?;
         }
-        Ok(Maildir { root })
+        Ok(Maildir { root, contacts: Contacts::new() })
+    }
+
+    /// Check the sender of every opened mail against `contacts` (see [`crate::Fetched::sender`];
+    /// without them every signer is unknown).
+    pub fn with_contacts(mut self, contacts: Contacts) -> Self {
+        self.contacts = contacts;
+        self
     }
 
     /// The Maildir's directory.
@@ -108,7 +118,8 @@ impl Maildir {
     /// Read every message and open the esmtp ones with `opener` plus the key slips found in the
     /// Maildir itself (a slip may sit before or after its envelope). Each message gets its own
     /// result: a plain, foreign or damaged mail never stops the others. Messages above the MIME
-    /// reader's size limit are reported as too large.
+    /// reader's size limit are reported as too large. Copies of one mail (a retried send) are
+    /// all returned; the IMAP and POP3 fetches report them as [`crate::Duplicate`]s instead.
     ///
     /// # Errors
     /// Only when the Maildir cannot be listed.
@@ -122,7 +133,10 @@ impl Maildir {
             candidates.push(Candidate { location: MessageRef::Maildir { name }, size, info });
             source.paths.push(path);
         }
-        pairing::read_all(&mut source, opener, &[], &candidates, retrieve::default_max_message_size())
+        let keys = pairing::Keys { opener, contacts: &self.contacts };
+        // A local store hands out every file: copies of one mail are all returned.
+        let max = retrieve::default_max_message_size();
+        Ok(pairing::read_all(&mut source, &keys, &[], &candidates, max, &mut Copies::off())?.messages)
     }
 }
 

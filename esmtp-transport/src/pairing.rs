@@ -8,6 +8,8 @@ use std::collections::BTreeSet;
 
 use esmtp_core::{EnvelopeId, KeySlip, Opener};
 
+use crate::contacts::Contacts;
+use crate::copies::{Copies, Duplicate};
 use crate::error::Result;
 use crate::retrieve::{Fetched, HeaderInfo, MessageError, MessageRef, Reader, Retrieved, header_info};
 
@@ -38,24 +40,79 @@ pub(crate) trait Source {
     fn download(&mut self, candidates: &[Candidate], batch: &[usize], take: &mut Take<'_>) -> Result<()>;
 }
 
-/// Read every candidate with `opener`, the `known_slips` and the key slips among the
-/// candidates; one result per candidate, in the same order. Candidates above `max_size` are
-/// reported as too large, not downloaded.
+/// What every read shares: the caller's keys, and the contacts each opened mail's sender is
+/// checked against.
+pub(crate) struct Keys<'a> {
+    pub(crate) opener: &'a Opener,
+    pub(crate) contacts: &'a Contacts,
+}
+
+/// What one pass of the driver gives.
+#[derive(Debug, Default)]
+pub(crate) struct Pass {
+    /// One result per candidate that is not a copy of another, in candidate order.
+    pub(crate) messages: Vec<Fetched>,
+    /// The candidates that are copies of a message read before them (see [`crate::copies`]).
+    pub(crate) duplicates: Vec<Duplicate>,
+}
+
+/// The driver's state across downloads.
+struct State<'a, 'o> {
+    candidates: &'a [Candidate],
+    reader: Reader<'o>,
+    results: Vec<Option<Fetched>>,
+    /// The envelope each unopened message names, to retry it when its slip turns up.
+    envelope_ids: Vec<Option<EnvelopeId>>,
+    copies: &'a mut Copies,
+    /// For each candidate that is a copy: its original and their Message-ID.
+    copy_of: Vec<Option<(MessageRef, String)>>,
+}
+
+/// Read every candidate with the opener, the `known_slips` and the key slips among the
+/// candidates, each opened mail's sender checked. Candidates above `max_size` are reported as
+/// too large, not downloaded. A candidate that `copies` knows by its Message-ID and body is
+/// reported as a duplicate and not opened.
 pub(crate) fn read_all(
+    source: &mut dyn Source,
+    keys: &Keys<'_>,
+    known_slips: &[KeySlip],
+    candidates: &[Candidate],
+    max_size: u64,
+    copies: &mut Copies,
+) -> Result<Pass> {
+    let mut pass = read_candidates(source, keys.opener, known_slips, candidates, max_size, copies)?;
+    for f in &mut pass.messages {
+        f.sender = f.opened().map(|mail| keys.contacts.check(mail));
+        f.envelope_id = match &f.result {
+            Ok(Retrieved::Opened { mail, .. }) => Some(mail.envelope_id),
+            Ok(Retrieved::KeySlip(slip)) => Some(slip.envelope_id),
+            Ok(Retrieved::Plain(_)) => None,
+            Err(_) => f.envelope_id,
+        };
+    }
+    Ok(pass)
+}
+
+fn read_candidates(
     source: &mut dyn Source,
     opener: &Opener,
     known_slips: &[KeySlip],
     candidates: &[Candidate],
     max_size: u64,
-) -> Result<Vec<Fetched>> {
+    copies: &mut Copies,
+) -> Result<Pass> {
     let mut reader = Reader::new(opener);
     for slip in known_slips {
         reader.add_slip(slip.clone());
     }
-    let mut results: Vec<Option<Fetched>> = candidates.iter().map(|_| None).collect();
-    // The envelope each unopened message names, to retry it when its slip turns up.
-    let mut envelope_ids: Vec<Option<EnvelopeId>> =
-        candidates.iter().map(|c| c.info.as_ref().and_then(|i| i.envelope_id)).collect();
+    let mut state = State {
+        candidates,
+        reader,
+        results: candidates.iter().map(|_| None).collect(),
+        envelope_ids: candidates.iter().map(|c| c.info.as_ref().and_then(|i| i.envelope_id)).collect(),
+        copies,
+        copy_of: candidates.iter().map(|_| None).collect(),
+    };
 
     let (slips, rest): (Vec<usize>, Vec<usize>) =
         (0..candidates.len()).partition(|&i| candidates[i].info.as_ref().is_some_and(|info| info.key_slip));
@@ -65,58 +122,88 @@ pub(crate) fn read_all(
             let size = candidates[i].size;
             if size > max_size {
                 let why = format!("{size} bytes, the limit is {max_size}");
-                results[i] = Some(fetched(&candidates[i], Err(MessageError::TooLarge(why))));
+                state.results[i] = Some(fetched(&candidates[i], Err(MessageError::TooLarge(why))));
             } else {
                 sized.push((i, size));
             }
         }
         let (count, bytes) = source.batch_limits();
         for batch in batches(&sized, count, bytes) {
-            download(source, candidates, &batch, &mut reader, &mut results, &mut envelope_ids)?;
+            download(source, &batch, &mut state)?;
         }
     }
 
     // Envelopes that came before their slip (a store without headers up front): once more.
     let retry: Vec<usize> = (0..candidates.len())
         .filter(|&i| {
-            matches!(results[i].as_ref().map(|f| &f.result), Some(Err(MessageError::NoMatchingRecipient)))
-                && envelope_ids[i].is_some_and(|id| reader.has_slip(&id))
+            matches!(
+                state.results[i].as_ref().map(|f| &f.result),
+                Some(Err(MessageError::NoMatchingRecipient))
+            ) && state.envelope_ids[i].is_some_and(|id| state.reader.has_slip(&id))
         })
         .collect();
     for i in retry {
-        results[i] = None;
-        download(source, candidates, &[i], &mut reader, &mut results, &mut envelope_ids)?;
+        state.results[i] = None;
+        download(source, &[i], &mut state)?;
     }
-    Ok(results
-        .into_iter()
-        .zip(candidates)
-        .map(|(r, c)| r.unwrap_or_else(|| fetched(c, Err(gone()))))
-        .collect())
+    let mut pass = Pass::default();
+    for ((result, c), copy_of) in state.results.into_iter().zip(candidates).zip(state.copy_of) {
+        match copy_of {
+            Some((original, message_id)) => pass.duplicates.push(Duplicate {
+                location: c.location.clone(),
+                size: c.size,
+                message_id,
+                copy_of: original,
+            }),
+            None => pass.messages.push(result.unwrap_or_else(|| fetched(c, Err(gone())))),
+        }
+    }
+    Ok(pass)
+}
+
+/// Download `earlier` messages (within `max_size`) only to remember them in `copies` as
+/// originals: messages an earlier fetch read, whose copies may be among the new ones.
+pub(crate) fn remember(
+    source: &mut dyn Source,
+    earlier: &[Candidate],
+    max_size: u64,
+    copies: &mut Copies,
+) -> Result<()> {
+    let sized: Vec<(usize, u64)> =
+        earlier.iter().enumerate().filter(|(_, c)| c.size <= max_size).map(|(i, c)| (i, c.size)).collect();
+    let (count, bytes) = source.batch_limits();
+    for batch in batches(&sized, count, bytes) {
+        source.download(earlier, &batch, &mut |i, raw| {
+            if let (Ok(raw), Some(c)) = (raw, earlier.get(i)) {
+                copies.remember(raw, &c.location);
+            }
+        })?;
+    }
+    Ok(())
 }
 
 fn gone() -> MessageError {
-    MessageError::Other("the message is no longer on the server".into())
+    MessageError::Gone
 }
 
-fn download(
-    source: &mut dyn Source,
-    candidates: &[Candidate],
-    batch: &[usize],
-    reader: &mut Reader<'_>,
-    results: &mut [Option<Fetched>],
-    envelope_ids: &mut [Option<EnvelopeId>],
-) -> Result<()> {
+fn download(source: &mut dyn Source, batch: &[usize], state: &mut State<'_, '_>) -> Result<()> {
+    let candidates = state.candidates;
     source.download(candidates, batch, &mut |i, raw| {
         let Some(candidate) = candidates.get(i) else { return };
-        if results[i].is_some() {
+        if state.results[i].is_some() || state.copy_of[i].is_some() {
             return;
         }
         let item = match raw {
             Ok(raw) => {
-                let read = reader.read(raw);
-                if matches!(read.result, Err(MessageError::NoMatchingRecipient)) && envelope_ids[i].is_none()
+                if let Some(original) = state.copies.original_of(raw, &candidate.location) {
+                    state.copy_of[i] = Some(original);
+                    return;
+                }
+                let read = state.reader.read(raw);
+                if matches!(read.result, Err(MessageError::NoMatchingRecipient))
+                    && state.envelope_ids[i].is_none()
                 {
-                    envelope_ids[i] = header_info(raw).envelope_id;
+                    state.envelope_ids[i] = header_info(raw).envelope_id;
                 }
                 let outer = read
                     .outer
@@ -127,15 +214,18 @@ fn download(
                     size: candidate.size,
                     outer,
                     result: read.result,
+                    // The envelope's own id when it could be read, else what the header says.
+                    envelope_id: read.envelope_id.or(state.envelope_ids[i]),
+                    sender: None,
                 }
             }
             Err(e) => fetched(candidate, Err(e)),
         };
-        results[i] = Some(item);
+        state.results[i] = Some(item);
     })?;
     for &i in batch {
-        if results[i].is_none() {
-            results[i] = Some(fetched(&candidates[i], Err(gone())));
+        if state.results[i].is_none() && state.copy_of[i].is_none() {
+            state.results[i] = Some(fetched(&candidates[i], Err(gone())));
         }
     }
     Ok(())
@@ -143,7 +233,8 @@ fn download(
 
 fn fetched(c: &Candidate, result: std::result::Result<Retrieved, MessageError>) -> Fetched {
     let outer = c.info.as_ref().map(|info| info.outer.clone()).unwrap_or_default();
-    Fetched { location: c.location.clone(), size: c.size, outer, result }
+    let envelope_id = c.info.as_ref().and_then(|info| info.envelope_id);
+    Fetched { location: c.location.clone(), size: c.size, outer, result, envelope_id, sender: None }
 }
 
 /// Split `(index, size)` items, in order, into batches of at most `count` items and about
@@ -266,7 +357,16 @@ mod tests {
         // envelope again.
         let candidates =
             [candidate("1", envelope.len() as u64, None), candidate("2", slip.len() as u64, None)];
-        let out = read_all(&mut store, &Opener::new(), &[], &candidates, u64::MAX).unwrap();
+        let out = read_all(
+            &mut store,
+            &Keys { opener: &Opener::new(), contacts: &Contacts::new() },
+            &[],
+            &candidates,
+            u64::MAX,
+            &mut Copies::default(),
+        )
+        .unwrap()
+        .messages;
         assert_eq!(store.downloads, ["1", "2", "1"]);
         assert!(
             matches!(out[0].result, Ok(Retrieved::Opened { with_key_slip: true, .. })),
@@ -275,6 +375,10 @@ mod tests {
         );
         assert!(matches!(out[1].result, Ok(Retrieved::KeySlip(_))));
         assert_eq!(out[0].opened().unwrap().text.as_deref(), Some("meet at noon"));
+        // Both name the one envelope; the opened mail is unsigned, from nobody with a key.
+        assert_eq!(out[0].envelope_id, out[1].envelope_id);
+        assert_eq!(out[0].envelope_id, Some(out[0].opened().unwrap().envelope_id));
+        assert_eq!(out[0].sender.as_ref().map(|s| s.verdict), Some(crate::SenderVerdict::Unsigned));
         assert_eq!(done_with(&out).len(), 2);
     }
 
@@ -291,10 +395,19 @@ mod tests {
             candidate("3", 10, Some(HeaderInfo::default())),
             candidate("4", 1 << 40, None),
         ];
-        let out = read_all(&mut store, &Opener::new(), &[], &candidates, 1 << 30).unwrap();
+        let out = read_all(
+            &mut store,
+            &Keys { opener: &Opener::new(), contacts: &Contacts::new() },
+            &[],
+            &candidates,
+            1 << 30,
+            &mut Copies::default(),
+        )
+        .unwrap()
+        .messages;
         assert_eq!(store.downloads, ["2", "1", "3"]);
         assert!(matches!(out[0].result, Ok(Retrieved::Opened { with_key_slip: true, .. })));
-        assert!(matches!(&out[2].result, Err(MessageError::Other(w)) if w.contains("no longer")));
+        assert!(matches!(&out[2].result, Err(MessageError::Gone)));
         assert!(matches!(out[3].result, Err(MessageError::TooLarge(_))));
     }
 
@@ -304,10 +417,81 @@ mod tests {
         let mut store =
             Memory { mails: HashMap::from([("1".to_string(), envelope.clone())]), downloads: vec![] };
         let opener = Opener::new().identity(X25519Identity::generate().unwrap());
-        let out = read_all(&mut store, &opener, &[], &[candidate("1", 1, None)], u64::MAX).unwrap();
+        let out = read_all(
+            &mut store,
+            &Keys { opener: &opener, contacts: &Contacts::new() },
+            &[],
+            &[candidate("1", 1, None)],
+            u64::MAX,
+            &mut Copies::default(),
+        )
+        .unwrap()
+        .messages;
         assert_eq!(out[0].result.as_ref().unwrap_err(), &MessageError::NoMatchingRecipient);
+        // The envelope is named, so the key slip that opens it can be found.
+        let Ok(mime::MailKind::Encrypted { envelope_id, .. }) =
+            mime::classify(&envelope, &mime::Limits::default())
+        else {
+            panic!("an encrypted mail")
+        };
+        assert_eq!(out[0].envelope_id, Some(envelope_id));
+        assert!(out[0].sender.is_none());
         assert_eq!(store.downloads.len(), 1, "no second chance without a slip");
         assert!(done_with(&out).is_empty());
         assert_eq!(out[0].outer.subject.as_deref(), Some("..."));
+    }
+
+    #[test]
+    fn a_copy_is_reported_once_as_a_duplicate_and_not_opened() {
+        let (envelope, slip) = sealed_with_slip();
+        let mut copy = b"Received: from the retry\r\n".to_vec();
+        copy.extend_from_slice(&envelope);
+        let mut store = Memory {
+            mails: HashMap::from([
+                ("1".to_string(), envelope.clone()),
+                ("2".to_string(), slip.clone()),
+                ("3".to_string(), copy.clone()),
+            ]),
+            downloads: vec![],
+        };
+        let candidates = [
+            candidate("1", envelope.len() as u64, None),
+            candidate("2", slip.len() as u64, None),
+            candidate("3", copy.len() as u64, None),
+        ];
+        let pass = read_all(
+            &mut store,
+            &Keys { opener: &Opener::new(), contacts: &Contacts::new() },
+            &[],
+            &candidates,
+            u64::MAX,
+            &mut Copies::default(),
+        )
+        .unwrap();
+        assert_eq!(pass.messages.len(), 2);
+        assert!(matches!(pass.messages[0].result, Ok(Retrieved::Opened { with_key_slip: true, .. })));
+        assert_eq!(pass.duplicates.len(), 1);
+        let dup = &pass.duplicates[0];
+        assert_eq!(dup.location, MessageRef::Maildir { name: "3".into() });
+        assert_eq!(dup.copy_of, MessageRef::Maildir { name: "1".into() });
+        assert_eq!(Some(dup.message_id.as_str()), pass.messages[0].message_id());
+        // The envelope had its second chance (its slip came later), the copy none.
+        assert_eq!(store.downloads, ["1", "2", "3", "1"]);
+
+        // An original read by an earlier fetch makes the new message a copy too.
+        let mut copies = Copies::default();
+        let earlier = [candidate("1", envelope.len() as u64, None)];
+        remember(&mut store, &earlier, u64::MAX, &mut copies).unwrap();
+        let pass = read_all(
+            &mut store,
+            &Keys { opener: &Opener::new(), contacts: &Contacts::new() },
+            &[],
+            &candidates[2..],
+            u64::MAX,
+            &mut copies,
+        )
+        .unwrap();
+        assert!(pass.messages.is_empty());
+        assert_eq!(pass.duplicates[0].copy_of, MessageRef::Maildir { name: "1".into() });
     }
 }

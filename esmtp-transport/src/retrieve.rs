@@ -8,6 +8,8 @@ use esmtp_core::mime::{
 };
 use esmtp_core::{EnvelopeId, KeySlip, OpenError, Opener};
 
+use crate::contacts::SenderCheck;
+
 /// Which messages a fetch returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FetchScope {
@@ -56,6 +58,15 @@ pub struct Fetched {
     pub outer: MailHeaders,
     /// The message's own result.
     pub result: Result<Retrieved, MessageError>,
+    /// The envelope the message carries (for a key-slip mail: the envelope its slip opens), when
+    /// known: also for a message that could not be opened, so that a "no matching recipient"
+    /// can be matched with the key slip that would open it. Read from the envelope itself when
+    /// it could be read, else from the `X-Esmtp-Envelope-Id` header.
+    pub envelope_id: Option<EnvelopeId>,
+    /// For an opened mail: its signature checked against the account's contacts for its
+    /// `From` address, and its protected `From` against the outer one (see
+    /// [`crate::Contacts::check`]). `None` for anything else.
+    pub sender: Option<SenderCheck>,
 }
 
 impl Fetched {
@@ -92,7 +103,8 @@ impl Fetched {
 /// A message that could be read.
 #[derive(Debug)]
 pub enum Retrieved {
-    /// An encrypted mail, opened and authenticated.
+    /// An encrypted mail, opened and its integrity checked. Who wrote it is another question:
+    /// see [`OpenedMail::signature`] and [`Fetched::sender`].
     Opened {
         /// The mail: protected headers, text, HTML, attachments, suite, MD5.
         mail: Box<OpenedMail>,
@@ -118,6 +130,14 @@ pub enum MessageError {
     /// The envelope failed authentication: altered or damaged in transit.
     #[error("decryption failed: the message was altered or damaged")]
     DecryptionFailed,
+    /// The envelope is signed, but the signature does not verify: it was altered or re-sealed
+    /// by someone holding its key (another recipient, for instance).
+    #[error("bad signature: the mail is not what its signer signed")]
+    BadSignature,
+    /// The opener required a signer ([`Opener::require_signer`]) and the mail is unsigned or
+    /// signed by someone else; says which.
+    #[error("{0}")]
+    UnexpectedSigner(String),
     /// Not a well-formed esmtp mail; says what is wrong.
     #[error("malformed esmtp mail: {0}")]
     Malformed(String),
@@ -127,6 +147,14 @@ pub enum MessageError {
     /// Above the size limit; says which.
     #[error("too large: {0}")]
     TooLarge(String),
+    /// The message was listed, then removed from the server (by another client) before it
+    /// could be downloaded: there is nothing left to read.
+    #[error("the message is no longer on the server")]
+    Gone,
+    /// The server could not hand the message out this time (a temporary refusal); says why. An
+    /// incremental fetch's sync state stays before it, so the next fetch tries it again.
+    #[error("the server could not give the message for now: {0}")]
+    Unavailable(String),
     /// Anything else, described.
     #[error("{0}")]
     Other(String),
@@ -137,6 +165,10 @@ impl From<MimeError> for MessageError {
         match e {
             MimeError::Open(OpenError::NoMatchingRecipient) => MessageError::NoMatchingRecipient,
             MimeError::Open(OpenError::DecryptionFailed) => MessageError::DecryptionFailed,
+            MimeError::Open(OpenError::BadSignature) => MessageError::BadSignature,
+            MimeError::Open(e @ OpenError::UnexpectedSigner(_)) => {
+                MessageError::UnexpectedSigner(e.to_string())
+            }
             MimeError::Open(
                 e @ (OpenError::UnsupportedVersion(_)
                 | OpenError::UnsupportedSuite(_)
@@ -165,6 +197,26 @@ pub(crate) struct Reader<'a> {
 pub(crate) struct ReadOutcome {
     pub(crate) outer: Option<MailHeaders>,
     pub(crate) result: Result<Retrieved, MessageError>,
+    /// The envelope of a message that did not open, when its envelope header could be read.
+    pub(crate) envelope_id: Option<EnvelopeId>,
+}
+
+impl ReadOutcome {
+    fn new(outer: Option<MailHeaders>, result: Result<Retrieved, MessageError>) -> Self {
+        ReadOutcome { outer, result, envelope_id: None }
+    }
+
+    fn failed(raw: &[u8], error: MessageError) -> Self {
+        ReadOutcome { outer: None, result: Err(error), envelope_id: envelope_in(raw) }
+    }
+}
+
+/// The id of the envelope in `raw`, read from the envelope itself.
+fn envelope_in(raw: &[u8]) -> Option<EnvelopeId> {
+    match mime::classify(raw, &Limits::default()) {
+        Ok(MailKind::Encrypted { envelope_id, .. }) => Some(envelope_id),
+        _ => None,
+    }
 }
 
 impl<'a> Reader<'a> {
@@ -186,42 +238,41 @@ impl<'a> Reader<'a> {
     /// for its envelope when those do not match.
     pub(crate) fn read(&mut self, raw: &[u8]) -> ReadOutcome {
         match mime::read_mail(raw, self.opener, &Limits::default()) {
-            Ok(ReadMail::Encrypted(mail)) => ReadOutcome {
-                outer: Some(mail.outer.clone()),
-                result: Ok(Retrieved::Opened { mail, with_key_slip: false }),
-            },
+            Ok(ReadMail::Encrypted(mail)) => ReadOutcome::new(
+                Some(mail.outer.clone()),
+                Ok(Retrieved::Opened { mail, with_key_slip: false }),
+            ),
             Ok(ReadMail::KeySlip(slip)) => {
                 self.add_slip(slip.key_slip.clone());
-                ReadOutcome { outer: Some(slip.headers.clone()), result: Ok(Retrieved::KeySlip(slip)) }
+                ReadOutcome::new(Some(slip.headers.clone()), Ok(Retrieved::KeySlip(slip)))
             }
             Ok(ReadMail::Plain(plain)) => {
-                ReadOutcome { outer: Some(plain.headers.clone()), result: Ok(Retrieved::Plain(plain)) }
+                ReadOutcome::new(Some(plain.headers.clone()), Ok(Retrieved::Plain(plain)))
             }
-            Ok(_) => ReadOutcome {
-                outer: None,
-                result: Err(MessageError::Other("a kind of mail this version does not know".into())),
-            },
+            Ok(_) => ReadOutcome::new(
+                None,
+                Err(MessageError::Other("a kind of mail this version does not know".into())),
+            ),
             Err(MimeError::Open(OpenError::NoMatchingRecipient)) => {
-                let slip = match mime::classify(raw, &Limits::default()) {
-                    Ok(MailKind::Encrypted { envelope_id, .. }) => self.slips.get(&envelope_id).cloned(),
-                    _ => None,
-                };
+                let envelope_id = envelope_in(raw);
+                let slip = envelope_id.and_then(|id| self.slips.get(&id).cloned());
                 let Some(slip) = slip else {
-                    return ReadOutcome { outer: None, result: Err(MessageError::NoMatchingRecipient) };
+                    return ReadOutcome {
+                        outer: None,
+                        result: Err(MessageError::NoMatchingRecipient),
+                        envelope_id,
+                    };
                 };
                 match mime::read_mail(raw, &Opener::new().identity(slip), &Limits::default()) {
-                    Ok(ReadMail::Encrypted(mail)) => ReadOutcome {
-                        outer: Some(mail.outer.clone()),
-                        result: Ok(Retrieved::Opened { mail, with_key_slip: true }),
-                    },
-                    Ok(_) => ReadOutcome {
-                        outer: None,
-                        result: Err(MessageError::Other("the mail changed kind".into())),
-                    },
-                    Err(e) => ReadOutcome { outer: None, result: Err(e.into()) },
+                    Ok(ReadMail::Encrypted(mail)) => ReadOutcome::new(
+                        Some(mail.outer.clone()),
+                        Ok(Retrieved::Opened { mail, with_key_slip: true }),
+                    ),
+                    Ok(_) => ReadOutcome::failed(raw, MessageError::Other("the mail changed kind".into())),
+                    Err(e) => ReadOutcome::failed(raw, e.into()),
                 }
             }
-            Err(e) => ReadOutcome { outer: None, result: Err(e.into()) },
+            Err(e) => ReadOutcome::failed(raw, e.into()),
         }
     }
 }
@@ -317,6 +368,11 @@ X-Esmtp-Envelope-Id: 00112233445566778899aabbccddeeff\r\n\r\nbody";
         );
         assert!(matches!(MessageError::from(MimeError::Malformed("x")), MessageError::Malformed(_)));
         assert!(matches!(MessageError::from(MimeError::UnsupportedVersion), MessageError::Unsupported(_)));
+        assert_eq!(MessageError::from(MimeError::Open(OpenError::BadSignature)), MessageError::BadSignature);
+        assert!(matches!(
+            MessageError::from(MimeError::Open(OpenError::UnexpectedSigner(None))),
+            MessageError::UnexpectedSigner(why) if why.contains("not signed")
+        ));
     }
 
     #[test]

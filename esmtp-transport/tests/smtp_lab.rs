@@ -165,7 +165,14 @@ fn from_must_be_the_account_or_an_alias() {
     let err = submitter
         .send_raw(&lab.address("bob"), &[lab.address("carol")], b"Subject: x\r\n\r\nx\r\n")
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Config);
+    assert_eq!(err.kind(), ErrorKind::FromNotAllowed);
+    // The whole flow refuses it before sealing, let alone connecting.
+    let draft = esmtp_core::mime::MailDraft::new(esmtp_core::mime::Mailbox::new(lab.address("bob")))
+        .to(esmtp_core::mime::Mailbox::new(lab.address("carol")))
+        .text("x");
+    let sealer = Sealer::new().recipient(X25519Identity::generate().unwrap().to_public());
+    let err = submitter.send_secure(&draft, sealer, &Default::default()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::FromNotAllowed);
     assert_eq!(submitter.connections_opened(), 0, "refused before connecting");
 }
 
@@ -252,7 +259,7 @@ fn send_secure_with_key_slip_delivers_two_mails_that_pair_up() {
             .text(body.clone())
             .attachment(Attachment::new("numbers.csv", "text/csv", format!("q3,{t}\n").into_bytes()));
         let options = esmtp_transport::SendOptions { key_slip_to: slip_to.clone(), ..Default::default() };
-        let report = submitter.send_secure(&draft, &Sealer::new().suite(suite).key_slip(), &options).unwrap();
+        let report = submitter.send_secure(&draft, Sealer::new().suite(suite).key_slip(), &options).unwrap();
         assert_eq!(report.reply.code, 250);
         assert_eq!(report.key_slips.len(), 1);
         let slip_user = if slip_to.is_some() { "carol" } else { "bob" };
@@ -310,7 +317,7 @@ fn send_secure_to_x25519_recipients_leaves_only_ciphertext_on_the_server() {
         .subject(format!("δοκιμή {t}"))
         .text(format!("secret text {t}"));
     let sealer = Sealer::new().recipient(bob.to_public()).recipient(carol.to_public());
-    let report = submitter.send_secure(&draft, &sealer, &Default::default()).unwrap();
+    let report = submitter.send_secure(&draft, sealer, &Default::default()).unwrap();
     assert!(report.key_slips.is_empty());
     for (user, identity) in [("bob", bob), ("carol", carol)] {
         let files = wait_for_mail(&lab.maildir(user), report.envelope_id.to_string().as_bytes(), 1);

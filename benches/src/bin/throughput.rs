@@ -2,14 +2,19 @@
 //! `name<TAB>MB/s<TAB>what`. `scripts/bench-compare` runs it next to `openssl speed` and Python's
 //! `hashlib` and prints the ratios.
 //!
-//! Usage: `throughput [--seconds S]` (time per operation, default 1).
+//! Usage: `throughput [--seconds S] [--only GROUP,...]`: time per operation (default 1 s); the
+//! groups to run (default all): `aead`, `des`, `md5`, `api`, `hash`.
 #![forbid(unsafe_code)]
 
 use std::hint::black_box;
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
-use esmtp_benches::{CHUNK, MIB, chacha_impls, des_cbc_encrypt, input, md5, throughput_mb_s};
+use des::Des;
+use esmtp_benches::{
+    CHUNK, FastDes, MIB, chacha_impls, des_cbc_decrypt_with, des_cbc_encrypt_with, input, md5,
+    throughput_mb_s,
+};
 use esmtp_core::hash::{HashAlgorithm, digest};
 use esmtp_core::{Opener, Sealer, Suite};
 
@@ -35,8 +40,11 @@ fn stream_open(
     }
 }
 
+const GROUPS: [&str; 5] = ["aead", "des", "md5", "api", "hash"];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut seconds = 1.0_f64;
+    let mut only: Vec<String> = GROUPS.iter().map(|g| g.to_string()).collect();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -46,17 +54,53 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     return Err("--seconds must be in (0, 60]".into());
                 }
             }
+            "--only" => {
+                only = args.next().ok_or("--only needs a value")?.split(',').map(str::to_owned).collect();
+                if let Some(bad) = only.iter().find(|g| !GROUPS.contains(&g.as_str())) {
+                    return Err(format!("unknown group {bad:?} (groups: {})", GROUPS.join(", ")).into());
+                }
+            }
             "-h" | "--help" => {
-                println!("usage: throughput [--seconds S]   (time per operation, default 1)");
+                println!("usage: throughput [--seconds S] [--only GROUP,...]");
+                println!("  time per operation (default 1 s); groups (default all): {}", GROUPS.join(", "));
                 return Ok(());
             }
             other => return Err(format!("unknown argument {other:?}").into()),
         }
     }
     let t = Duration::from_secs_f64(seconds);
+    let wanted = |group: &str| only.iter().any(|g| g == group);
+    if wanted("aead") {
+        aead(t);
+    }
+    if wanted("des") {
+        des_cbc(t);
+    }
+    if wanted("md5") {
+        let chunk = input(CHUNK);
+        let mb_s = throughput_mb_s(CHUNK, t, || {
+            black_box(md5(black_box(&chunk)));
+        });
+        report("md5-64k", "MD5, 64 KiB buffers (md-5 crate)", mb_s);
+    }
+    if wanted("api") {
+        api(t)?;
+    }
+    if wanted("hash") {
+        let message = input(16 * MIB);
+        for (algorithm, name) in [(HashAlgorithm::Md5, "md5-16m"), (HashAlgorithm::Sha256, "sha256-16m")] {
+            let mb_s = throughput_mb_s(message.len(), t, || {
+                black_box(digest(algorithm, black_box(&message)));
+            });
+            report(name, &format!("esmtp_core::hash::digest {algorithm}, 16 MiB"), mb_s);
+        }
+    }
+    Ok(())
+}
 
-    let chunk = input(CHUNK);
-    let mut buf = chunk.clone();
+/// Raw ChaCha20-Poly1305 sealing of 64 KiB buffers, every implementation compiled in.
+fn aead(t: Duration) {
+    let mut buf = input(CHUNK);
     for aead in chacha_impls([0x42; 32]) {
         let mb_s = throughput_mb_s(CHUNK, t, || {
             black_box(aead.seal_in_place(0, black_box(&mut buf)));
@@ -67,19 +111,50 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             mb_s,
         );
     }
+}
 
+/// DES-CBC with PKCS#7 on 64 KiB buffers, the `des` crate and esmtp-core's `FastDes`.
+fn des_cbc(t: Duration) {
+    let chunk = input(CHUNK);
     let mut des_buf = vec![0u8; CHUNK + 8];
-    let mb_s = throughput_mb_s(CHUNK, t, || {
-        des_buf[..CHUNK].copy_from_slice(&chunk);
-        black_box(des_cbc_encrypt(black_box(&mut des_buf), CHUNK));
-    });
-    report("des-cbc-64k", "DES-CBC encrypt (PKCS#7), 64 KiB buffers (des + cbc crates)", mb_s);
+    type Encrypt = fn(&mut [u8], usize) -> usize;
+    type Decrypt = fn(&mut [u8]) -> Option<usize>;
+    let impls: [(&str, &str, Encrypt, Decrypt); 2] = [
+        ("", "des + cbc crates", des_cbc_encrypt_with::<Des>, des_cbc_decrypt_with::<Des>),
+        (
+            "-fast",
+            "esmtp-core FastDes + cbc",
+            des_cbc_encrypt_with::<FastDes>,
+            des_cbc_decrypt_with::<FastDes>,
+        ),
+    ];
+    let mut sealed = chunk.clone();
+    sealed.resize(CHUNK + 8, 0);
+    des_cbc_encrypt_with::<Des>(&mut sealed, CHUNK);
+    for (suffix, what, encrypt, decrypt) in impls {
+        let mb_s = throughput_mb_s(CHUNK, t, || {
+            des_buf[..CHUNK].copy_from_slice(&chunk);
+            black_box(encrypt(black_box(&mut des_buf), CHUNK));
+        });
+        report(
+            &format!("des-cbc-64k{suffix}"),
+            &format!("DES-CBC encrypt (PKCS#7), 64 KiB buffers ({what})"),
+            mb_s,
+        );
+        let mb_s = throughput_mb_s(CHUNK, t, || {
+            des_buf.copy_from_slice(&sealed);
+            black_box(decrypt(black_box(&mut des_buf)));
+        });
+        report(
+            &format!("des-cbc-decrypt-64k{suffix}"),
+            &format!("DES-CBC decrypt (PKCS#7), 64 KiB buffers ({what})"),
+            mb_s,
+        );
+    }
+}
 
-    let mb_s = throughput_mb_s(CHUNK, t, || {
-        black_box(md5(black_box(&chunk)));
-    });
-    report("md5-64k", "MD5, 64 KiB buffers (md-5 crate)", mb_s);
-
+/// `Sealer::seal`, `Opener::open` and `Opener::open_reader` of 16 MiB, both suites.
+fn api(t: Duration) -> Result<(), Box<dyn std::error::Error>> {
     let message = input(16 * MIB);
     for suite in Suite::ALL {
         let sealer = Sealer::new().suite(suite).key_slip();
@@ -117,13 +192,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &format!("Opener::open_reader, 16 MiB, {} (key slip)", suite.name()),
             mb_s,
         );
-    }
-
-    for (algorithm, name) in [(HashAlgorithm::Md5, "md5-16m"), (HashAlgorithm::Sha256, "sha256-16m")] {
-        let mb_s = throughput_mb_s(message.len(), t, || {
-            black_box(digest(algorithm, black_box(&message)));
-        });
-        report(name, &format!("esmtp_core::hash::digest {algorithm}, 16 MiB"), mb_s);
     }
     Ok(())
 }

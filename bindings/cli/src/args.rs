@@ -71,12 +71,18 @@ pub const SUITE_HELP: &str =
 /// the key travels to the receiver apart from the message. With no recipient at all it is an
 /// error, never an unencrypted copy.
 ///
+/// With --sign-with FILE the envelope is signed with the identity in FILE: the signature,
+/// inside the encryption, covers the recipients and the whole message and tells the receiver who
+/// wrote it (`esmtp open` prints `Signed by esmtp1...`). Unsigned, an envelope does not say who
+/// made it: every recipient holds its key and could have.
+///
 /// With -o, the envelope appears at OUT only when complete (see OUTPUT FILES under `esmtp open
 /// --help`); an existing OUT is refused unless --force, and OUT may never be IN.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
   esmtp seal -r esmtp1... -o report.esmtp report.pdf
+  esmtp seal -r esmtp1...bob --sign-with alice.key -a -o note.asc note.txt
   tar c docs | esmtp seal -R team.txt -a > docs.tar.asc
   esmtp seal --suite des-cbc-md5 --key-slip-out slip.txt -o mail.esmtp mail.txt
   ESMTP_PASS=... esmtp seal --passphrase-env ESMTP_PASS -a < notes.txt")]
@@ -97,6 +103,9 @@ pub struct SealArgs {
     /// Also make a key slip and write its token to FILE (mode 0600, must not exist)
     #[arg(long, value_name = "FILE")]
     pub key_slip_out: Option<PathBuf>,
+    /// Sign with the identity in IDENTITY_FILE (from `esmtp keygen`; may be passphrase-protected)
+    #[arg(long, value_name = "IDENTITY_FILE")]
+    pub sign_with: Option<PathBuf>,
     /// Write an ASCII-armored envelope (-----BEGIN ESMTP ENVELOPE-----)
     #[arg(short, long)]
     pub armor: bool,
@@ -115,9 +124,16 @@ pub struct SealArgs {
 ///
 /// Reads IN (standard input by default): a binary or armored envelope, also armor pasted into
 /// other text or quoted by a replying mail program (`> ` or indentation). Plaintext is released
-/// only after the whole envelope was authenticated. On success, prints `MD5 <hex>  suite <name>`
+/// only after the whole envelope passed its integrity checks. On success, prints `MD5 <hex>  suite <name>`
 /// on standard error (not with --quiet): the MD5 of the plaintext (for des-cbc-md5 the digest
-/// the envelope carried, verified).
+/// the envelope carried, verified), and below it `Signed by esmtp1...` (the signer's public
+/// key, verified over the recipients and the whole message) or `Unsigned`: anyone holding the
+/// envelope's key (every recipient, the holder of a key slip or the passphrase) could have made
+/// an unsigned envelope, so it says nothing about who wrote it.
+///
+/// SIGNERS: --expect-signer KEY (repeatable) or --expect-signer-file FILE (public keys, one a
+/// line) makes an unsigned envelope, or one signed by any other key, fail with exit 8 before any
+/// plaintext is written. A signature that does not verify is exit 4, as any other alteration.
 ///
 /// OUTPUT FILES: with -o, the plaintext is written to an unnamed temporary file in OUT's
 /// directory (Linux O_TMPFILE, mode 0600) that is linked in as OUT only when complete, so an
@@ -138,11 +154,13 @@ Examples:
   cat notes.asc | esmtp open -o notes.txt        # asks for the passphrase on the terminal
   esmtp open --json -i bob.key -o report.pdf report.esmtp
 
+  esmtp open -i bob.key --expect-signer esmtp1...alice -o note.txt note.asc
+
 With --json, standard output gets one JSON object (it needs -o, so the plaintext is elsewhere):
   {\"ok\": true, \"output\": \"report.pdf\", \"bytes\": 1234, \"md5\": \"<hex>\",
-   \"suite\": \"chacha20-poly1305\", \"envelope_id\": \"<32 hex>\", \"signer\": null}
+   \"suite\": \"chacha20-poly1305\", \"envelope_id\": \"<32 hex>\", \"signer\": \"esmtp1...\"}
 or, on failure, {\"ok\": false, \"error\": {\"code\": 3, \"message\": \"...\"}}.
-\"signer\" is reserved for sender signatures and always null in this version.")]
+\"signer\" is the verified signer's public key, or null for an unsigned envelope.")]
 pub struct OpenArgs {
     #[command(flatten)]
     pub keys: KeyArgs,
@@ -152,7 +170,13 @@ pub struct OpenArgs {
     /// Replace an existing OUT
     #[arg(short, long, requires = "output")]
     pub force: bool,
-    /// Do not print the MD5 line
+    /// Require a signature by this public key (esmtp1...); repeatable: any of them will do
+    #[arg(long, value_name = "KEY")]
+    pub expect_signer: Vec<String>,
+    /// Require a signature by one of the public keys in FILE (one a line); repeatable
+    #[arg(long, value_name = "FILE")]
+    pub expect_signer_file: Vec<PathBuf>,
+    /// Do not print the MD5 and signer lines
     #[arg(short, long)]
     pub quiet: bool,
     /// Print the report as JSON on standard output (needs -o)

@@ -15,10 +15,15 @@ The account file (TOML):
   password_file = \"alice.password\"     # or password_env = \"VAR\", or oauth2_token_cmd = \"CMD\"
   ca_file = \"ca.crt\"                   # optional extra CA (PEM); paths are relative to the file
   preset = \"gmail\"                     # optional: Gmail's servers; else the tables below
+  identity_file = \"alice.key\"          # optional: signs what you send, opens what you fetch
+  encrypt_to_self = true               # default with identity_file: Sent copies stay readable
+  allow_from = [\"sales@example.org\"]   # other addresses you may send as (--from)
   [smtp]                               # and [imap], [pop3]
   host = \"mail.example.org\"
   port = 465
-  tls = \"implicit\"                     # or \"starttls\"";
+  tls = \"implicit\"                     # or \"starttls\"
+  [contacts]                           # the keys expected to sign mail from these addresses
+  \"bob@example.org\" = \"esmtp1...\"       # or a list: [\"esmtp1...new\", \"esmtp1...old\"]";
 
 const CAPABILITIES_EXAMPLE: &str = "\
 Examples:
@@ -40,7 +45,13 @@ pub struct CapabilitiesArgs {
     /// Print the capabilities as one JSON object
     #[arg(long)]
     pub json: bool,
+    #[arg(short, long, help = VERBOSE_HELP)]
+    pub verbose: bool,
 }
+
+/// The help line of every `--verbose`.
+const VERBOSE_HELP: &str =
+    "Show the protocol conversation on standard error (passwords and tokens appear as <redacted>)";
 
 const SEND_EXAMPLES: &str = "\
 Examples:
@@ -50,19 +61,29 @@ Examples:
   esmtp send --account alice.toml --to bob@example.org --suite des-cbc-md5 \\
       --key-slip-to bob.private@example.net note.txt
   esmtp send --account alice.toml --to bob@example.org --key-slip-out slip.txt note.txt
-  esmtp send --account alice.toml --to bob@example.org -r esmtp1... --draft out.eml note.txt";
+  esmtp send --account alice.toml --to bob@example.org -r esmtp1... --draft out.eml note.txt
+  esmtp send --account alice.toml --from sales@example.org --to bob@example.org -r esmtp1... note.txt";
 
-/// What to seal a mail to (send and reply).
+/// What to seal a mail to, and whether to sign it (send and reply).
 #[derive(Debug, Args)]
 pub struct SealTo {
     #[arg(long, value_parser = suite, default_value = "chacha20-poly1305", value_name = "SUITE", help = SUITE_HELP)]
     pub suite: Suite,
-    /// Seal to this public recipient (esmtp1...); repeatable. Add your own to read Sent copies
+    /// Seal to this public recipient (esmtp1...); repeatable
     #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
     pub recipients: Vec<String>,
     /// Seal to every recipient listed in this file; repeatable
     #[arg(short = 'R', long = "recipients-file", value_name = "RECIPIENTS_FILE")]
     pub recipients_files: Vec<PathBuf>,
+    /// Do not sign with the account's identity (receivers then cannot tell who wrote the mail)
+    #[arg(long)]
+    pub no_sign: bool,
+    /// Do not seal to the account's identity too (your Sent copy is then unreadable)
+    #[arg(long)]
+    pub no_self: bool,
+    /// The From address: the account's address (default) or one of its allow_from addresses
+    #[arg(long, value_name = "ADDR")]
+    pub from: Option<String>,
 }
 
 /// Seal a mail end to end and submit it through the account's SMTP server.
@@ -71,6 +92,14 @@ pub struct SealTo {
 /// attachment travel only inside the envelope, and the server sees `Subject: ...`. Seal to the
 /// receivers' public recipients (-r, -R), to a passphrase, and/or to a key slip, the paper's
 /// separately delivered key.
+///
+/// Signature and Sent copy: with `identity_file` in the account file, the mail is signed with that
+/// identity (inside the encryption: receivers learn who wrote it; --no-sign leaves it unsigned)
+/// and sealed to it too, so the copy your provider keeps in Sent stays readable (--no-self, or
+/// `encrypt_to_self = false`, turns that off). Without an identity the mail goes out unsigned,
+/// and nothing tells the receivers who wrote it: every recipient of a mail holds its key and
+/// could have made it. The From is the account's address, or with --from one listed in its
+/// `allow_from`; any other is refused (exit 2).
 ///
 /// The key slip: --key-slip-to ADDR mails it on its own to ADDR, --key-slip-out FILE writes it
 /// to FILE (`-`: standard output) for another channel (a message, paper, a phone call). Whoever
@@ -122,6 +151,8 @@ pub struct SendArgs {
     /// With --draft: replace an existing FILE
     #[arg(short, long, requires = "draft")]
     pub force: bool,
+    #[arg(short, long, help = VERBOSE_HELP)]
+    pub verbose: bool,
     /// The body (standard input when omitted or `-`)
     #[arg(value_name = "BODY_FILE")]
     pub body: Option<PathBuf>,
@@ -146,19 +177,26 @@ Examples:
 const LISTING_HELP: &str = "\
 Listing: one tab-separated line per message on standard output,
 
-  ID  KIND  FROM  SUBJECT  MD5  SUITE  SIGNER
+  ID  KIND  FROM  SUBJECT  MD5  SUITE  SIGNER  CHECK
 
 ID is the IMAP UID or the POP3 message number. KIND is `esmtp` (opened; FROM and SUBJECT are
 the protected ones from inside the envelope), `esmtp+slip` (opened with a key slip that arrived
 as its own mail), `key-slip` (a key-slip mail; MD5 is the envelope id it opens), `plain` (not an
-esmtp mail) or `failed` (an esmtp mail that did not open: the reason, with its envelope id when
-the mail names one, goes to standard error and the others continue). SIGNER is reserved for
-sender signatures and `-` in this version; missing fields are `-`.
+esmtp mail) or `failed` (an esmtp mail that did not open: the reason, with its envelope id, goes
+to standard error and the others continue). SIGNER is the public key (esmtp1...) that signed
+the mail, `-` when unsigned. CHECK compares the signer with the keys the account file's
+[contacts] list for FROM (your own identity counts for your own addresses): `verified` (signed
+by FROM's key), `wrong-signer` (signed by another key), `missing-signature` (unsigned, though
+FROM has a key), `unknown-signer` (signed; FROM has no key), `unsigned` (FROM has no key:
+nothing says who wrote it); `+from-differs` is added when the protected From differs from the
+outer one. `wrong-signer`, `missing-signature` and `+from-differs` also get a warning line on
+standard error. Missing fields are `-`.
 
 With --json, one JSON object per message and line instead: id, uid (IMAP) or uidl (POP3),
-mailbox, kind, from, subject, date (Unix seconds), message_id, md5, suite, envelope_id, saved
-(the directory or key-slip file written), error {code, message} (for `failed`), and signer
-(reserved, null); absent values are null.
+mailbox, kind, from, subject, date (Unix seconds), message_id, md5, suite, envelope_id (also
+for `failed`), saved (the directory or key-slip file written), error {code, message} (for
+`failed`), signer (the public key, or null), and sender_check {verdict, from_differs,
+signer_contact} for opened mails; absent values are null.
 
 With --out DIR, each opened mail is saved in its own directory, DIR/MAILBOX-UID (IMAP) or
 DIR/pop3-UIDL: `message.eml` (the decrypted mail, bytes exact: MD5 is its digest),
@@ -178,11 +216,14 @@ files are never replaced.";
 /// $XDG_STATE_HOME/esmtp/sync.toml (default ~/.local/state/esmtp/sync.toml), or the file named
 /// by --state, and is advanced only after every message was listed and saved.
 ///
+/// With `identity_file` in the account file, that identity opens mail too (beside -i).
+///
 /// Exit status: 0 when every esmtp mail opened; otherwise the code of the first failure
-/// (3 no matching recipient, 4 integrity, 5 malformed, 1 not saved), after all messages were
-/// listed. IMAP: nothing is marked, moved or deleted (the mailbox is opened read-only). POP3:
-/// nothing is deleted, but the server may mark retrieved messages as read for its other
-/// clients (Dovecot and Gmail do).
+/// (3 no matching recipient, 4 integrity or bad signature, 5 malformed, 1 not saved), after all
+/// messages were listed. A sender check that fails is flagged, not an error. IMAP: nothing is
+/// marked, moved or deleted (the mailbox is opened read-only). POP3: nothing is deleted, and
+/// messages are downloaded with TOP, which leaves them unread for other clients; only a server
+/// without TOP gets RETR, which Dovecot and Gmail count as reading them: fetch then says so.
 #[derive(Debug, Args)]
 #[command(after_help = FETCH_EXAMPLES)]
 #[command(after_long_help = format!("{FETCH_EXAMPLES}\n\n{LISTING_HELP}\n\n{ACCOUNT_FILE_HELP}"))]
@@ -216,6 +257,8 @@ pub struct FetchArgs {
     /// One JSON object per message and line instead of the tab-separated listing
     #[arg(long)]
     pub json: bool,
+    #[arg(short, long, help = VERBOSE_HELP)]
+    pub verbose: bool,
 }
 
 /// Wait for new mail over IMAP IDLE; open, list and save each as it arrives.
@@ -251,6 +294,8 @@ pub struct WatchArgs {
     /// One JSON object per message and line
     #[arg(long)]
     pub json: bool,
+    #[arg(short, long, help = VERBOSE_HELP)]
+    pub verbose: bool,
 }
 
 /// Open a mail saved from a mail program (`.eml`): print its headers and text, save its
@@ -261,6 +306,11 @@ pub struct WatchArgs {
 /// output; with --out DIR the mail is saved as `fetch --out` saves one message (DIR/message.eml,
 /// message.txt, message.html, attachments). A key-slip mail is reported and, with --out, its
 /// slip saved as DIR/key-slip-ENVELOPE_ID.txt. A mail that is not an esmtp mail is exit 5.
+///
+/// Standard error gets `MD5 <hex>  suite <name>` and `Signed by esmtp1...` or `Unsigned`. With
+/// --account, the account's identity opens the mail too and the signer is checked against the
+/// account file's `[contacts]` (as `fetch` does; a wrong signer, a missing signature or a protected
+/// From that differs from the outer one is a warning).
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
@@ -270,6 +320,9 @@ Examples:
 pub struct ReadArgs {
     #[command(flatten)]
     pub keys: KeyArgs,
+    /// An account file: its identity opens the mail, its contacts check the signer
+    #[arg(long, value_name = "FILE")]
+    pub account: Option<PathBuf>,
     /// Save the decrypted mail and its attachments in DIR
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -284,8 +337,9 @@ pub struct ReadArgs {
 /// To the original's Reply-To or From (with --all also its other To and Cc, without yourself),
 /// Subject "Re: ..." (once), In-Reply-To and References for threading, and the body (BODY_FILE
 /// or standard input) followed by the original text quoted with "> ". The answer is sealed to
-/// -r/-R (usually the original sender's recipient; add your own to keep a readable copy) and
-/// sent through the account, or with --draft written to a file instead.
+/// -r/-R (usually the original sender's recipient) and
+/// sent through the account, or with --draft written to a file instead. The account's identity
+/// opens the original too, and signs and keeps a readable copy of the answer as `send` does.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Examples:
@@ -309,6 +363,8 @@ pub struct ReplyArgs {
     /// With --draft: replace an existing FILE
     #[arg(short, long, requires = "draft")]
     pub force: bool,
+    #[arg(short, long, help = VERBOSE_HELP)]
+    pub verbose: bool,
     /// The mail to answer
     #[arg(value_name = "FILE")]
     pub input: PathBuf,

@@ -17,8 +17,8 @@ pub enum Code {
     Usage = 2,
     /// No identity, passphrase or key slip opens the envelope.
     NoMatchingRecipient = 3,
-    /// The envelope failed authentication (altered, truncated, extended), or a checksum
-    /// did not match.
+    /// The envelope failed authentication (altered, truncated, extended), its signature did not
+    /// verify, or a checksum did not match.
     Integrity = 4,
     /// The input is not an envelope (an envelope cut short inside its header is not one yet),
     /// not an esmtp mail, or one of an unknown version or suite.
@@ -27,6 +27,9 @@ pub enum Code {
     TransportAuth = 6,
     /// Any other mail-server failure: connection, TLS, refusal, timeout.
     Transport = 7,
+    /// A signer was expected (`open --expect-signer`) and the envelope is unsigned or signed by
+    /// someone else.
+    UnexpectedSigner = 8,
 }
 
 /// The exit-code table shown at the end of `esmtp --help`.
@@ -36,11 +39,14 @@ Exit codes:
   1  I/O error, refusal to overwrite, other failure
   2  usage error: bad arguments, invalid key text, invalid account file
   3  no matching recipient: wrong key, passphrase or key slip
-  4  integrity failure: the envelope was altered, truncated or extended; a checksum did not match
+  4  integrity failure: the envelope was altered, truncated or extended, or its signature does
+     not verify (altered, or re-sealed by someone holding its key); a checksum did not match
   5  malformed input: not an esmtp envelope (also one cut short inside its header), not an
      esmtp mail (read, reply), or an unknown version or suite
   6  mail server authentication failed
-  7  other mail server failure: connection, TLS, timeout, refusal";
+  7  other mail server failure: connection, TLS, timeout, refusal
+  8  unexpected signer: open --expect-signer, and the envelope is unsigned or signed by
+     someone else";
 
 /// A failure: exit code, one line of message, and an optional hint line.
 #[derive(Debug)]
@@ -113,9 +119,10 @@ impl fmt::Display for Failure {
 pub fn open_code(e: &OpenError) -> Code {
     match e {
         OpenError::NoMatchingRecipient => Code::NoMatchingRecipient,
-        OpenError::DecryptionFailed | OpenError::BadSignature | OpenError::UnexpectedSigner(_) => {
-            Code::Integrity
-        }
+        // A signature that does not verify is an integrity failure like a bad tag: the envelope
+        // is not what was sealed (see the exit-code table).
+        OpenError::DecryptionFailed | OpenError::BadSignature => Code::Integrity,
+        OpenError::UnexpectedSigner(_) => Code::UnexpectedSigner,
         OpenError::Io(_) => Code::Failure,
         // Malformed, unknown version or suite, and excessive Argon2 work: the input is not an
         // envelope this reader will process.
@@ -139,6 +146,10 @@ impl From<OpenError> for Failure {
             OpenError::Malformed(_) => failure.hint(concat!(
                 "the input must be an esmtp envelope, binary or armored ",
                 "(-----BEGIN ESMTP ENVELOPE-----)"
+            )),
+            OpenError::UnexpectedSigner(None) => failure.hint(concat!(
+                "an unsigned envelope may come from anyone who holds its key ",
+                "(another recipient, the holder of a key slip or the passphrase)"
             )),
             _ => failure,
         }

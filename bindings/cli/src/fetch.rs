@@ -11,7 +11,7 @@ use esmtp_transport::{
 use crate::args_mail::{FetchArgs, Protocol};
 use crate::failure::{Failure, Result};
 use crate::listing::Lister;
-use crate::mail::{load_account, transport_failure};
+use crate::mail::{Needs, load_account, transport_failure};
 use crate::progress;
 use crate::sync::SyncFile;
 
@@ -37,17 +37,34 @@ pub struct Fetch {
     pub pop3: Option<Pop3SyncState>,
     /// The IMAP mailbox's UIDVALIDITY changed: everything was fetched again.
     pub resynced: bool,
+    /// POP3 downloaded with RETR (the server has no TOP): it may now count the mail as read.
+    pub used_retr: bool,
 }
 
-pub fn run(args: FetchArgs) -> Result<()> {
-    let account = load_account(&args.account, Login::Needed)?;
-    let mut opener = crate::keys::opener(&args.keys, true)?;
-    if let Some(dir) = &args.out {
+/// The opener of fetch and watch: `-i`, `--key-slip` and the passphrase options, the account's
+/// identity, and the key slips saved in the output directory.
+pub fn fetch_opener(
+    keys: &crate::args::KeyArgs,
+    account: &Account,
+    out: Option<&std::path::Path>,
+) -> Result<Opener> {
+    let mut opener = crate::keys::opener(keys, true)?;
+    if let Some(identity) = account.identity() {
+        opener = opener.identity(identity.clone());
+    }
+    if let Some(dir) = out {
         std::fs::create_dir_all(dir).map_err(|e| Failure::write(dir, &e))?;
         for slip in crate::keys::saved_slips(dir) {
             opener = opener.identity(slip);
         }
     }
+    Ok(opener)
+}
+
+pub fn run(args: FetchArgs) -> Result<()> {
+    let account =
+        load_account(&args.account, Needs { login: Login::Needed, identity: true, verbose: args.verbose })?;
+    let opener = fetch_opener(&args.keys, &account, args.out.as_deref())?;
     let mut state = if args.new { Some(SyncFile::load(args.state.as_deref())?) } else { None };
     let since = match (&state, args.protocol, args.since_uid) {
         (Some(s), Protocol::Imap, _) => Since::Imap(s.imap(&account, &args.mailbox)),
@@ -65,6 +82,12 @@ pub fn run(args: FetchArgs) -> Result<()> {
     let fetch = fetched?;
     if fetch.resynced {
         eprintln!("esmtp: the mailbox's UIDVALIDITY changed: every message is listed again");
+    }
+    if fetch.used_retr {
+        eprintln!(
+            "esmtp: note: the POP3 server has no TOP, so messages were downloaded with RETR: it may \
+             now show them as read to its other clients"
+        );
     }
 
     let mut lister = Lister::new(args.out.clone(), args.json, &args.mailbox);
@@ -144,6 +167,7 @@ pub fn fetch_imap_with(
         imap: Some(report.sync),
         pop3: None,
         resynced: report.uid_validity_changed,
+        used_retr: false,
     })
 }
 
@@ -162,5 +186,11 @@ fn fetch_pop3(account: &Account, opener: &Opener, scope: FetchScope, since: Sinc
     };
     let report = client.fetch_esmtp(opener, &options).map_err(transport)?;
     let _ = client.quit();
-    Ok(Fetch { messages: report.messages, imap: None, pop3: Some(report.sync), resynced: report.resynced })
+    Ok(Fetch {
+        messages: report.messages,
+        imap: None,
+        pop3: Some(report.sync),
+        resynced: report.resynced,
+        used_retr: report.used_retr,
+    })
 }

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use esmtp_core::identity_file::{IdentityEntry, IdentityFile, IdentityFileError};
-use esmtp_core::{KeySlip, OpenError, Opener, Passphrase, PassphrasePrompt, X25519Recipient};
+use esmtp_core::{KeySlip, OpenError, Opener, Passphrase, PassphrasePrompt, X25519Identity, X25519Recipient};
 use zeroize::Zeroizing;
 
 use crate::args::{KeyArgs, PassphraseSource};
@@ -57,6 +57,35 @@ pub fn read_identity_file(path: &Path) -> Result<Vec<IdentityEntry>> {
     let answer = ask(&format!("Passphrase for {}: ", path.display()))?;
     let passphrase = answer.map(|p| Passphrase::new(p.as_str()));
     file.unlock(passphrase.as_ref()).map_err(at)
+}
+
+/// The passphrase of a protected identity file, asked on the terminal; `None` without one (the
+/// caller then reports that the file needs it).
+pub fn identity_passphrase(path: &Path) -> Option<Passphrase> {
+    if !terminal_at_hand() {
+        return None;
+    }
+    let answer = ask(&format!("Passphrase for {}: ", path.display())).ok().flatten()?;
+    Some(Passphrase::new(answer.as_str()))
+}
+
+/// The one secret key of an identity file, to sign with (`seal --sign-with`).
+pub fn signing_identity(path: &Path) -> Result<X25519Identity> {
+    let mut keys: Vec<X25519Identity> = read_identity_file(path)?
+        .into_iter()
+        .filter_map(|e| match e {
+            IdentityEntry::X25519(id) => Some(id),
+            IdentityEntry::KeySlip(_) => None,
+        })
+        .collect();
+    match keys.len() {
+        1 => Ok(keys.remove(0)),
+        0 => Err(Failure::usage(format!("{}: holds no secret key to sign with", path.display()))),
+        n => Err(Failure::usage(format!(
+            "{}: holds {n} secret keys; sign with a file that holds one",
+            path.display()
+        ))),
+    }
 }
 
 fn identity_failure(path: &Path, e: IdentityFileError) -> Failure {
@@ -126,9 +155,19 @@ pub fn parse_recipient(text: &str, at: &str) -> Result<X25519Recipient> {
 
 /// Every recipient of `-r` and `-R`.
 pub fn recipients(args: &[String], files: &[PathBuf]) -> Result<Vec<X25519Recipient>> {
+    public_keys(args, files, "recipient", "-r")
+}
+
+/// Every signer of `--expect-signer` and `--expect-signer-file` (public keys, as recipients).
+pub fn expected_signers(args: &[String], files: &[PathBuf]) -> Result<Vec<X25519Recipient>> {
+    public_keys(args, files, "expected signer", "--expect-signer")
+}
+
+/// Public keys given one by one (`flag`) and in files, one a line.
+fn public_keys(args: &[String], files: &[PathBuf], what: &str, flag: &str) -> Result<Vec<X25519Recipient>> {
     let mut out = Vec::new();
     for (n, text) in args.iter().enumerate() {
-        out.push(parse_recipient(text.trim(), &format!("recipient {} (-r)", n + 1))?);
+        out.push(parse_recipient(text.trim(), &format!("{what} {} ({flag})", n + 1))?);
     }
     for path in files {
         let data = read_small(path)?;
@@ -138,7 +177,7 @@ pub fn recipients(args: &[String], files: &[PathBuf]) -> Result<Vec<X25519Recipi
             out.push(parse_recipient(key, &format!("{} line {line}", path.display()))?);
         }
         if out.len() == before {
-            return Err(Failure::usage(format!("{}: no recipient in the file", path.display())));
+            return Err(Failure::usage(format!("{}: no {what} in the file", path.display())));
         }
     }
     Ok(out)

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use esmtp_core::mime::MailHeaders;
-use esmtp_transport::{Fetched, MessageError, MessageRef, Retrieved};
+use esmtp_transport::{Fetched, MessageError, MessageRef, Retrieved, SenderCheck};
 
 use crate::failure::{Code, Failure, Result};
 use crate::saved;
@@ -33,6 +33,16 @@ struct Row<'a> {
     envelope_id: Option<String>,
     saved: Option<String>,
     error: Option<(Code, String)>,
+    /// The signer's public key, for an opened mail that is signed.
+    signer: Option<String>,
+    /// The sender check, for an opened mail.
+    check: Option<&'a SenderCheck>,
+}
+
+/// The CHECK column: the verdict, and `+from-differs` when the two From headers disagree.
+fn check_text(check: &SenderCheck) -> String {
+    let differs = if check.from_differs { "+from-differs" } else { "" };
+    format!("{}{differs}", check.verdict)
 }
 
 impl Lister {
@@ -83,6 +93,9 @@ impl Lister {
                         }
                     }
                 }
+                if let Some(warning) = m.sender.as_ref().and_then(SenderCheck::warning) {
+                    eprintln!("esmtp: message {id}: warning: {}", clean(&warning));
+                }
                 Row {
                     id,
                     kind: if *with_key_slip { "esmtp+slip" } else { "esmtp" },
@@ -92,6 +105,8 @@ impl Lister {
                     envelope_id: Some(mail.envelope_id.to_string()),
                     saved: saved_dir,
                     error: None,
+                    signer: mail.signature.signer().map(ToString::to_string),
+                    check: m.sender.as_ref(),
                 }
             }
             Ok(Retrieved::KeySlip(slip)) => {
@@ -116,6 +131,8 @@ impl Lister {
                     envelope_id: Some(envelope),
                     saved: saved_file,
                     error: None,
+                    signer: None,
+                    check: None,
                 }
             }
             Ok(Retrieved::Plain(plain)) => Row {
@@ -127,12 +144,22 @@ impl Lister {
                 envelope_id: None,
                 saved: None,
                 error: None,
+                signer: None,
+                check: None,
             },
             Err(e) => {
                 let code = message_code(e);
                 let mut why = clean(&e.to_string());
-                if let Some(message_id) = &m.outer.message_id {
-                    why.push_str(&format!(" (Message-ID <{}>)", clean(message_id)));
+                // The envelope id matches the key slip that would open it (saved as
+                // key-slip-<envelope id>.txt); the Message-ID finds the mail in a mail program.
+                let names: Vec<String> = m
+                    .envelope_id
+                    .map(|id| format!("envelope {id}"))
+                    .into_iter()
+                    .chain(m.outer.message_id.as_ref().map(|mid| format!("Message-ID <{}>", clean(mid))))
+                    .collect();
+                if !names.is_empty() {
+                    why.push_str(&format!(" ({})", names.join(", ")));
                 }
                 eprintln!("esmtp: message {id}: {why}");
                 self.fail(code);
@@ -143,9 +170,11 @@ impl Lister {
                     headers: &m.outer,
                     md5: None,
                     suite: None,
-                    envelope_id: None,
+                    envelope_id: m.envelope_id.map(|id| id.to_string()),
                     saved: None,
                     error: Some((code, why)),
+                    signer: None,
+                    check: None,
                 }
             }
         };
@@ -180,8 +209,12 @@ impl Lister {
             "error": row.error.as_ref().map(|(code, message)| serde_json::json!({
                 "code": *code as u8, "message": message,
             })),
-            // Reserved for sender signatures.
-            "signer": null,
+            "signer": row.signer,
+            "sender_check": row.check.map(|c| serde_json::json!({
+                "verdict": c.verdict.name(),
+                "from_differs": c.from_differs,
+                "signer_contact": c.signer_contact,
+            })),
         })
         .to_string()
     }
@@ -200,26 +233,29 @@ impl Lister {
     }
 }
 
-/// `ID KIND FROM SUBJECT MD5 SUITE SIGNER`; fields come from mail anyone could send, so they are
-/// cleaned of control characters.
+/// `ID KIND FROM SUBJECT MD5 SUITE SIGNER CHECK`; fields come from mail anyone could send, so
+/// they are cleaned of control characters.
 fn tsv_line(row: &Row<'_>) -> String {
     let from = row.headers.from.as_ref().map(|m| m.address.clone()).unwrap_or_else(|| "-".into());
     let subject = row.headers.subject.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| "-".into());
     format!(
-        "{}\t{}\t{}\t{}\t{}\t{}\t-",
+        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
         row.id,
         row.kind,
         clean(&from),
         clean(&subject),
         row.md5.as_deref().unwrap_or("-"),
         row.suite.unwrap_or("-"),
+        row.signer.as_deref().unwrap_or("-"),
+        row.check.map_or_else(|| "-".to_string(), check_text),
     )
 }
 
 pub fn message_code(e: &MessageError) -> Code {
     match e {
         MessageError::NoMatchingRecipient => Code::NoMatchingRecipient,
-        MessageError::DecryptionFailed => Code::Integrity,
+        MessageError::DecryptionFailed | MessageError::BadSignature => Code::Integrity,
+        MessageError::UnexpectedSigner(_) => Code::UnexpectedSigner,
         MessageError::Malformed(_) | MessageError::Unsupported(_) | MessageError::TooLarge(_) => {
             Code::Malformed
         }

@@ -1,7 +1,10 @@
-//! What the mail commands share: transport errors as exit codes, and `esmtp capabilities`.
+//! What the mail commands share: loading the account file (with the identity's passphrase and
+//! the `--verbose` trace), transport errors as exit codes, and `esmtp capabilities`.
 
-use esmtp_transport::account_file::{self, Login};
-use esmtp_transport::{Account, Error, ErrorKind, Submitter};
+use std::sync::Arc;
+
+use esmtp_transport::account_file::{self, LoadOptions, Login};
+use esmtp_transport::{Account, Direction, Error, ErrorKind, Protocol, Submitter};
 
 use crate::args_mail::CapabilitiesArgs;
 use crate::failure::{Code, Failure, Result};
@@ -27,6 +30,7 @@ pub fn transport_failure(e: &Error) -> Failure {
         // A draft that cannot become a mail (an invalid address) is the caller's to fix; a seal
         // that failed is not.
         ErrorKind::InvalidDraft => Code::Usage,
+        ErrorKind::FromNotAllowed => Code::Usage,
         ErrorKind::Encryption => Code::Failure,
         _ => Code::Transport,
     };
@@ -43,17 +47,54 @@ pub fn transport_failure(e: &Error) -> Failure {
         ErrorKind::Connection | ErrorKind::Timeout => {
             failure.hint("check host and port in the account file, and that the server is reachable")
         }
+        ErrorKind::FromNotAllowed => {
+            failure.hint("list the address in the account file's allow_from (the server must allow it too)")
+        }
+        ErrorKind::Config if e.to_string().contains("passphrase-protected") => {
+            failure.hint("run it at a terminal, where the identity's passphrase is asked for")
+        }
         _ => failure,
     }
 }
 
+/// What a command needs of its account file.
+#[derive(Debug, Clone, Copy)]
+pub struct Needs {
+    /// Whether it logs in (the secret must then be at hand).
+    pub login: Login,
+    /// Whether it signs, seals to the sender or opens with the account's identity (a protected
+    /// identity file then asks for its passphrase).
+    pub identity: bool,
+    /// `--verbose`: the protocol trace on standard error.
+    pub verbose: bool,
+}
+
 /// Load the account file; its problems (syntax, a missing secret) are usage errors.
-pub fn load_account(path: &std::path::Path, login: Login) -> Result<Account> {
-    account_file::load(path, login).map_err(|e| transport_failure(&e))
+pub fn load_account(path: &std::path::Path, needs: Needs) -> Result<Account> {
+    let mut options = LoadOptions::new(needs.login).identity_passphrase(crate::keys::identity_passphrase);
+    if !needs.identity {
+        options = options.without_identity();
+    }
+    if needs.verbose {
+        options = options.trace(Arc::new(trace_line));
+    }
+    account_file::load_with(path, &options).map_err(|e| transport_failure(&e))
+}
+
+/// One line of the protocol trace on standard error. The library has replaced every secret by
+/// `<redacted>`; what the server sent is cleaned of control characters here.
+fn trace_line(protocol: Protocol, direction: Direction, line: &str) {
+    let arrow = match direction {
+        Direction::Sent => "C:",
+        Direction::Received => "S:",
+        Direction::Note => "--",
+    };
+    eprintln!("{} {arrow} {}", protocol.name(), crate::text::clean(line));
 }
 
 pub fn capabilities(args: CapabilitiesArgs) -> Result<()> {
-    let account = load_account(&args.account, Login::NotNeeded)?;
+    let needs = Needs { login: Login::NotNeeded, identity: false, verbose: args.verbose };
+    let account = load_account(&args.account, needs)?;
     let server = account.smtp().cloned().ok_or_else(|| {
         Failure::usage(format!("account file {}: no [smtp] server", args.account.display()))
     })?;

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Cursor, Read};
 
 use esmtp_core::hash::{HashAlgorithm, Hasher, to_hex};
 use esmtp_core::{ARMOR_BEGIN as BEGIN, is_armored};
-use esmtp_core::{ArmorReader, OpenError, Suite};
+use esmtp_core::{ArmorReader, OpenError, Signature, Suite};
 
 use crate::args::OpenArgs;
 use crate::failure::{Failure, Result};
@@ -18,6 +18,15 @@ struct Report {
     md5: Vec<u8>,
     suite: Suite,
     envelope_id: esmtp_core::EnvelopeId,
+    signature: Signature,
+}
+
+/// `Signed by esmtp1...` or `Unsigned`: the line beside the MD5 line (also for `read`).
+pub fn signature_line(signature: &Signature) -> String {
+    match signature.signer() {
+        Some(signer) => format!("Signed by {signer}"),
+        None => "Unsigned".to_string(),
+    }
 }
 
 pub fn run(args: OpenArgs) -> Result<()> {
@@ -31,8 +40,7 @@ pub fn run(args: OpenArgs) -> Result<()> {
                 "md5": to_hex(&r.md5),
                 "suite": r.suite.name(),
                 "envelope_id": r.envelope_id.to_string(),
-                // Reserved for sender signatures.
-                "signer": null,
+                "signer": r.signature.signer().map(ToString::to_string),
             }),
             Err(f) => serde_json::json!({
                 "ok": false,
@@ -44,6 +52,7 @@ pub fn run(args: OpenArgs) -> Result<()> {
     let report = result?;
     if !args.quiet && !args.json {
         eprintln!("MD5 {}  suite {}", to_hex(&report.md5), report.suite.name());
+        eprintln!("{}", signature_line(&report.signature));
     }
     Ok(())
 }
@@ -80,7 +89,10 @@ fn open(args: &OpenArgs) -> Result<Report> {
     // The output is checked (exists, is the input) before anything is asked or read.
     let mut output = Output::create(args.output.as_deref(), args.input.as_deref(), args.force, true)?;
     let out_name = output.name();
-    let opener = keys::opener(&args.keys, false)?;
+    let mut opener = keys::opener(&args.keys, false)?;
+    for signer in keys::expected_signers(&args.expect_signer, &args.expect_signer_file)? {
+        opener = opener.require_signer(signer);
+    }
     let input = files::open_input(args.input.as_deref())?;
     let bar = progress::bytes(input.len, "opening");
     let in_name = input.name;
@@ -109,10 +121,22 @@ fn open(args: &OpenArgs) -> Result<Report> {
                 .map(|d| d.to_vec())
                 .ok_or_else(|| Failure::from(OpenError::DecryptionFailed))?,
         };
+        if !reader.is_verified() {
+            // Invariant: the copy read to the end, which verifies every chunk and the signature.
+            return Err(Failure::from(OpenError::DecryptionFailed));
+        }
         // Everything was authenticated up to the end of the envelope: now, and only now, the
         // plaintext becomes visible.
         output.commit()?;
-        Ok(Report { bytes, md5, suite: reader.suite(), envelope_id: reader.envelope_id() })
+        // The end of the stream was read, so a signature has been verified (a bad one failed the
+        // copy above).
+        Ok(Report {
+            bytes,
+            md5,
+            suite: reader.suite(),
+            envelope_id: reader.envelope_id(),
+            signature: reader.signature().clone(),
+        })
     })();
     bar.finish_and_clear();
     result

@@ -6,12 +6,14 @@ use std::path::{Path, PathBuf};
 use esmtp_core::mime::{self, MailDraft, MailKind, Mailbox, MimeError, OpenedMail, ReadMail};
 use esmtp_core::{OpenError, Opener};
 use esmtp_transport::account_file::Login;
+use esmtp_transport::{Account, Contacts};
 
 use crate::args::KeyArgs;
 use crate::args_mail::{ReadArgs, ReplyArgs};
 use crate::failure::{Code, Failure, Result};
 use crate::files::{self, MAIL_LIMIT};
-use crate::mail::load_account;
+use crate::mail::{Needs, load_account};
+use crate::open::signature_line;
 use crate::saved;
 use crate::send::{self, Delivery};
 use crate::text::{clean, clean_text, utc};
@@ -25,10 +27,15 @@ enum MailFile {
     Slip(Box<mime::ReceivedKeySlip>),
 }
 
-/// Read and open the mail in `path` (`-`: standard input).
-fn read_file(path: &Path, keys: &KeyArgs, allow_empty: bool) -> Result<MailFile> {
+/// Read and open the mail in `path` (`-`: standard input) with `keys` and the account's
+/// identity.
+fn read_file(path: &Path, keys: &KeyArgs, allow_empty: bool, account: Option<&Account>) -> Result<MailFile> {
     let raw = zeroize::Zeroizing::new(files::read_limited(path, MAIL_LIMIT)?);
-    let opener: Opener = crate::keys::opener(keys, allow_empty)?;
+    let identity = account.and_then(Account::identity);
+    let mut opener: Opener = crate::keys::opener(keys, allow_empty || identity.is_some())?;
+    if let Some(identity) = identity {
+        opener = opener.identity(identity.clone());
+    }
     let name =
         if files::is_stdio(Some(path)) { "standard input".to_string() } else { path.display().to_string() };
     match mime::read_mail(&raw, &opener, &mime::Limits::default()) {
@@ -60,7 +67,9 @@ fn read_file(path: &Path, keys: &KeyArgs, allow_empty: bool) -> Result<MailFile>
 
 pub fn run(args: ReadArgs) -> Result<()> {
     let path = args.input.clone().unwrap_or_else(|| PathBuf::from("-"));
-    match read_file(&path, &args.keys, true)? {
+    let needs = Needs { login: Login::NotNeeded, identity: true, verbose: false };
+    let account = args.account.as_deref().map(|a| load_account(a, needs)).transpose()?;
+    match read_file(&path, &args.keys, true, account.as_ref())? {
         MailFile::Slip(slip) => {
             println!("Key slip for envelope {}", slip.envelope_id);
             match &args.out {
@@ -92,6 +101,13 @@ pub fn run(args: ReadArgs) -> Result<()> {
                 eprintln!("esmtp: saved in {} ({} new files)", saved.dir.display(), saved.written);
             }
             eprintln!("MD5 {}  suite {}", mail.md5_hex(), mail.suite.name());
+            eprintln!("{}", signature_line(&mail.signature));
+            let none = Contacts::new();
+            let check = account.as_ref().map_or(&none, Account::contacts).check(&mail);
+            eprintln!("Sender check: {}", check.verdict);
+            if let Some(warning) = check.warning() {
+                eprintln!("esmtp: warning: {}", clean(&warning));
+            }
         }
     }
     Ok(())
@@ -124,26 +140,31 @@ pub fn reply(args: ReplyArgs) -> Result<()> {
         draft: args.draft.as_deref().map(|p| (p, args.force)),
         key_slip_to: None,
         key_slip_out: None,
+        sign: !args.seal.no_sign,
+        to_self: !args.seal.no_self,
     };
     if let Some((path, false)) = delivery.draft
         && path.symlink_metadata().is_ok()
     {
         return Err(Failure::exists(path, files::FORCE_HINT));
     }
-    let MailFile::Mail(mail) = read_file(&args.input, &args.keys, false)? else {
+    let sealer = send::sealer(&args.seal, None, false)?;
+    let login = if delivery.draft.is_some() { Login::NotNeeded } else { Login::Needed };
+    let account = load_account(&args.account, Needs { login, identity: true, verbose: args.verbose })?;
+    let MailFile::Mail(mail) = read_file(&args.input, &args.keys, false, Some(&account))? else {
         return Err(Failure::usage(format!(
             "{} is a key-slip mail: there is nothing to answer",
             args.input.display()
         )));
     };
-    let sealer = send::sealer(&args.seal, None, false)?;
-    let login = if delivery.draft.is_some() { Login::NotNeeded } else { Login::Needed };
-    let account = load_account(&args.account, login)?;
     let body = files::read_limited(args.body.as_deref().unwrap_or(Path::new("-")), MAIL_LIMIT)?;
     let body = String::from_utf8(body).map_err(|_| Failure::usage("the answer is not UTF-8 text"))?;
 
     let h = &mail.headers;
-    let me = account.address().to_ascii_lowercase();
+    let mine: std::collections::HashSet<String> = std::iter::once(account.address())
+        .chain(account.aliases().iter().map(String::as_str))
+        .map(str::to_ascii_lowercase)
+        .collect();
     let mut to: Vec<Mailbox> =
         if h.reply_to.is_empty() { h.from.iter().cloned().collect() } else { h.reply_to.clone() };
     let mut cc: Vec<Mailbox> = Vec::new();
@@ -152,8 +173,10 @@ pub fn reply(args: ReplyArgs) -> Result<()> {
         cc.extend(h.cc.iter().cloned());
     }
     let mut seen = std::collections::HashSet::new();
-    let mut keep =
-        |m: &Mailbox| m.address.to_ascii_lowercase() != me && seen.insert(m.address.to_ascii_lowercase());
+    let mut keep = |m: &Mailbox| {
+        let address = m.address.to_ascii_lowercase();
+        !mine.contains(&address) && seen.insert(address)
+    };
     to.retain(&mut keep);
     cc.retain(&mut keep);
     if to.is_empty() && cc.is_empty() {
@@ -165,9 +188,9 @@ pub fn reply(args: ReplyArgs) -> Result<()> {
     }
     text.push('\n');
     text.push_str(&quoted(&mail));
-    let mut draft = MailDraft::new(Mailbox::new(account.address()))
-        .subject(reply_subject(h.subject.as_deref()))
-        .text(text);
+    let from = args.seal.from.clone().unwrap_or_else(|| account.address().to_string());
+    let mut draft =
+        MailDraft::new(Mailbox::new(from)).subject(reply_subject(h.subject.as_deref())).text(text);
     for m in to {
         draft = draft.to(m);
     }
@@ -186,7 +209,7 @@ pub fn reply(args: ReplyArgs) -> Result<()> {
             draft = draft.reference(r);
         }
     }
-    send::deliver(&account, draft, &sealer, &delivery)
+    send::deliver(&account, draft, sealer, &delivery)
 }
 
 #[cfg(test)]

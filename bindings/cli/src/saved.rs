@@ -108,7 +108,12 @@ pub fn write_key_slip(dir: &Path, slip: &KeySlip) -> Result<(PathBuf, bool)> {
 /// The protected headers and the text, for people to read.
 pub fn message_text(mail: &OpenedMail) -> String {
     let mut text = headers_text(&mail.headers);
-    text.push_str(&format!("X-Esmtp-Suite: {}\nX-Esmtp-MD5: {}\n\n", mail.suite.name(), mail.md5_hex()));
+    let signer = mail.signature.signer().map_or_else(|| "unsigned".to_string(), ToString::to_string);
+    text.push_str(&format!(
+        "X-Esmtp-Suite: {}\nX-Esmtp-MD5: {}\nX-Esmtp-Signer: {signer}\n\n",
+        mail.suite.name(),
+        mail.md5_hex()
+    ));
     text.push_str(mail.text.as_deref().unwrap_or(""));
     text
 }

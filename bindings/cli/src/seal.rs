@@ -27,9 +27,14 @@ pub fn run(args: SealArgs) -> Result<()> {
     {
         return Err(Failure::exists(path, files::KEEP_HINT));
     }
+    // Read (and unlocked) before any output exists: a wrong passphrase leaves nothing behind.
+    let signer = args.sign_with.as_deref().map(keys::signing_identity).transpose()?;
     warn_if_legacy(args.suite);
 
     let mut sealer = Sealer::new().suite(args.suite);
+    if let Some(identity) = signer {
+        sealer = sealer.sign_with(identity);
+    }
     for r in recipients {
         sealer = sealer.recipient(r);
     }

@@ -1,20 +1,22 @@
-//! `esmtp send`: seal a mail end to end, package it, submit it (or write it as a draft); the key
-//! slip, if any, goes separately: mailed to another address, or to a file for another channel.
+//! `esmtp send`: seal a mail end to end (signed and sealed to the sender too, as the account
+//! says), package it, submit it (or write it as a draft); the key slip, if any, goes separately:
+//! mailed to another address, or to a file for another channel. The account's sending rules
+//! (allowed From, signature, encrypt-to-self) are the library's ([`Account::package`]).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use esmtp_core::mime::{self, Attachment, MailDraft, Mailbox, MimeError, PackageOptions};
-use esmtp_core::{KeySlip, Passphrase, Sealer};
+use esmtp_core::mime::{Attachment, MailDraft, Mailbox};
+use esmtp_core::{KeySlip, Passphrase, Sealer, X25519Recipient};
 use esmtp_transport::account_file::Login;
 use esmtp_transport::{Account, SendOptions, Submit, SubmitReply, Submitter};
 
 use crate::args_mail::{SealTo, SendArgs};
 use crate::atomic::AtomicFile;
-use crate::failure::{Code, Failure, Result};
+use crate::failure::{Failure, Result};
 use crate::files::{self, FORCE_HINT, KEEP_HINT, MAIL_LIMIT};
 use crate::keys;
-use crate::mail::{load_account, transport_failure};
+use crate::mail::{Needs, load_account, transport_failure};
 use crate::seal::warn_if_legacy;
 use crate::text::clean;
 
@@ -32,6 +34,10 @@ pub struct Delivery<'a> {
     pub key_slip_to: Option<String>,
     /// Write the key slip to this file (`-`: standard output).
     pub key_slip_out: Option<PathBuf>,
+    /// Sign with the account's identity (`--no-sign` turns it off).
+    pub sign: bool,
+    /// Seal to the account's identity too (`--no-self` turns it off).
+    pub to_self: bool,
 }
 
 impl Delivery<'_> {
@@ -83,18 +89,21 @@ pub fn run(args: SendArgs) -> Result<()> {
         draft: args.draft.as_deref().map(|p| (p, args.force)),
         key_slip_to: args.key_slip_to.clone(),
         key_slip_out: args.key_slip_out.clone(),
+        sign: !args.seal.no_sign,
+        to_self: !args.seal.no_self,
     };
     delivery.check()?;
     let passphrase = keys::sealing_passphrase(&args.passphrase, args.passphrase_prompt)?;
     let sealer = sealer(&args.seal, passphrase.as_ref().map(|p| p.as_str()), delivery.wants_slip())?;
     let login = if delivery.draft.is_some() { Login::NotNeeded } else { Login::Needed };
-    let account = load_account(&args.account, login)?;
+    let account = load_account(&args.account, Needs { login, identity: true, verbose: args.verbose })?;
 
     let body = files::read_limited(args.body.as_deref().unwrap_or(Path::new("-")), MAIL_LIMIT)?;
     let body = String::from_utf8(body).map_err(|_| {
         Failure::usage("the body is not UTF-8 text").hint("send binary files with --attach FILE")
     })?;
-    let mut draft = MailDraft::new(Mailbox::new(account.address())).subject(&args.subject).text(body);
+    let from = args.seal.from.clone().unwrap_or_else(|| account.address().to_string());
+    let mut draft = MailDraft::new(Mailbox::new(from)).subject(&args.subject).text(body);
     for to in &args.to {
         draft = draft.to(Mailbox::new(to));
     }
@@ -109,11 +118,29 @@ pub fn run(args: SendArgs) -> Result<()> {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         draft = draft.attachment(Attachment::new(name, "application/octet-stream", data));
     }
-    deliver(&account, draft, &sealer, &delivery)
+    deliver(&account, draft, sealer, &delivery)
+}
+
+/// Say on standard error who signed the mail and whether a readable copy was sealed to the
+/// sender, or why the mail is unsigned when that was not asked for.
+fn say_sealed(account: &Account, delivery: &Delivery<'_>, signer: Option<&X25519Recipient>, to_self: bool) {
+    let mut said = Vec::new();
+    match signer {
+        Some(signer) => said.push(format!("signed by {signer}")),
+        None if delivery.sign && account.identity().is_none() => said.push(
+            "unsigned, as the account file names no identity_file: the receivers cannot tell who wrote it"
+                .to_string(),
+        ),
+        None => said.push("unsigned (--no-sign)".to_string()),
+    }
+    if to_self {
+        said.push("sealed to you too, so your Sent copy stays readable".to_string());
+    }
+    eprintln!("esmtp: {}", said.join("; "));
 }
 
 /// Seal, package and submit `draft` (or write it), then hand the key slip on as `delivery` says.
-pub fn deliver(account: &Account, draft: MailDraft, sealer: &Sealer, delivery: &Delivery<'_>) -> Result<()> {
+pub fn deliver(account: &Account, draft: MailDraft, sealer: Sealer, delivery: &Delivery<'_>) -> Result<()> {
     if let Some(to) = &delivery.key_slip_to
         && draft.smtp_recipients().iter().any(|r| r.eq_ignore_ascii_case(to))
     {
@@ -122,20 +149,26 @@ pub fn deliver(account: &Account, draft: MailDraft, sealer: &Sealer, delivery: &
              that mailbox (or its server) holds both and can read the message"
         );
     }
+    let options = SendOptions {
+        key_slip_to: delivery.key_slip_to.clone(),
+        sign: delivery.sign,
+        encrypt_to_self: delivery.to_self,
+        ..SendOptions::default()
+    };
     if delivery.draft.is_none() && delivery.key_slip_out.is_none() {
         // The library's whole flow: the mail, then the key slip mailed on its own.
-        let options = SendOptions { key_slip_to: delivery.key_slip_to.clone(), ..SendOptions::default() };
         let submitter = Submitter::new(account).map_err(|e| transport_failure(&e))?;
         let report = submitter.send_secure(&draft, sealer, &options).map_err(|e| transport_failure(&e))?;
         print_reply("", &report.message_id, &report.reply);
         for slip in &report.key_slips {
             print_reply("Key slip ", &slip.message_id, &slip.reply);
         }
+        say_sealed(account, delivery, report.signer.as_ref(), report.encrypted_to_self);
         submitter.close();
         return Ok(());
     }
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let mail = mime::package(&draft, sealer, &PackageOptions::new(now as i64)).map_err(packaging)?;
+    let packaged = account.package(&draft, sealer, &options).map_err(|e| transport_failure(&e))?;
+    let mail = &packaged.mail;
     // The key slip is safe on disk (or printed) before the mail leaves: a mail whose key is lost
     // would be worse than a slip for a mail that was not sent.
     if let (Some(path), Some(slip)) = (&delivery.key_slip_out, &mail.key_slip) {
@@ -148,6 +181,7 @@ pub fn deliver(account: &Account, draft: MailDraft, sealer: &Sealer, delivery: &
             file.commit(FORCE_HINT)?;
             println!("Message-ID: <{}>", mail.message_id);
             println!("Draft: {} ({} bytes, not sent)", path.display(), mail.size);
+            say_sealed(account, delivery, packaged.signer.as_ref(), packaged.encrypted_to_self);
         }
         None => {
             let submitter = Submitter::new(account).map_err(|e| transport_failure(&e))?;
@@ -155,15 +189,11 @@ pub fn deliver(account: &Account, draft: MailDraft, sealer: &Sealer, delivery: &
                 .send_raw(&draft.from.address, &draft.smtp_recipients(), &mail.bytes)
                 .map_err(|e| transport_failure(&e))?;
             print_reply("", &mail.message_id, &reply);
+            say_sealed(account, delivery, packaged.signer.as_ref(), packaged.encrypted_to_self);
             submitter.close();
         }
     }
     Ok(())
-}
-
-fn packaging(e: MimeError) -> Failure {
-    let code = if matches!(e, MimeError::InvalidDraft(_)) { Code::Usage } else { Code::Failure };
-    Failure::new(code, format!("the mail cannot be made: {e}"))
 }
 
 /// The key slip to a file (mode 0600, never over an existing one) or standard output.

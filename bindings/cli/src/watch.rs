@@ -15,9 +15,9 @@ use esmtp_transport::{FetchScope, ImapClient};
 
 use crate::args_mail::WatchArgs;
 use crate::failure::{Failure, Result};
-use crate::fetch::{Since, fetch_imap_with};
+use crate::fetch::{Since, fetch_imap_with, fetch_opener};
 use crate::listing::Lister;
-use crate::mail::{load_account, transport_failure};
+use crate::mail::{Needs, load_account, transport_failure};
 use crate::sync::SyncFile;
 
 /// How long one IDLE wait lasts before the mailbox is looked at again.
@@ -51,14 +51,9 @@ fn handle_signals(phase: Arc<Phase>) -> Result<()> {
 }
 
 pub fn run(args: WatchArgs) -> Result<()> {
-    let account = load_account(&args.account, Login::Needed)?;
-    let mut opener = crate::keys::opener(&args.keys, true)?;
-    if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).map_err(|e| Failure::write(dir, &e))?;
-        for slip in crate::keys::saved_slips(dir) {
-            opener = opener.identity(slip);
-        }
-    }
+    let account =
+        load_account(&args.account, Needs { login: Login::Needed, identity: true, verbose: args.verbose })?;
+    let opener = fetch_opener(&args.keys, &account, args.out.as_deref())?;
     let mut state = SyncFile::load(args.state.as_deref())?;
     let scope = if args.esmtp_only { FetchScope::EsmtpOnly } else { FetchScope::All };
     let phase = Arc::new(Phase { busy: Mutex::new(true), stop: AtomicBool::new(false) });

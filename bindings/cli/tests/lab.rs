@@ -135,6 +135,8 @@ struct Row {
     subject: String,
     md5: String,
     suite: String,
+    signer: String,
+    check: String,
 }
 
 fn rows(stdout: &[u8]) -> Vec<Row> {
@@ -142,8 +144,7 @@ fn rows(stdout: &[u8]) -> Vec<Row> {
         .lines()
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            assert_eq!(f.len(), 7, "seven tab-separated fields: {l:?}");
-            assert_eq!(f[6], "-", "SIGNER is reserved");
+            assert_eq!(f.len(), 8, "eight tab-separated fields: {l:?}");
             Row {
                 uid: f[0].into(),
                 kind: f[1].into(),
@@ -151,6 +152,8 @@ fn rows(stdout: &[u8]) -> Vec<Row> {
                 subject: f[3].into(),
                 md5: f[4].into(),
                 suite: f[5].into(),
+                signer: f[6].into(),
+                check: f[7].into(),
             }
         })
         .collect()
@@ -396,6 +399,13 @@ fn a_mail_that_does_not_open_is_reported_and_the_others_continue() {
         );
         assert!(err(&out).contains("no matching recipient"), "{}", err(&out));
         assert!(err(&out).contains("1 of 3 messages could not be opened"), "{}", err(&out));
+        // The line names the envelope, so the key slip that opens it can be found.
+        let line = err(&out).lines().find(|l| l.contains("no matching recipient")).unwrap().to_string();
+        let envelope = line.split("(envelope ").nth(1).map(|r| r.chars().take(32).collect::<String>());
+        assert!(envelope.as_ref().is_some_and(|e| e.chars().all(|c| c.is_ascii_hexdigit())), "{line}");
+        // Mails anyone could have sent are unsigned: nothing says who wrote them.
+        let mine_row = rows.iter().find(|r| r.subject == format!("mine {t}")).unwrap();
+        assert_eq!((mine_row.signer.as_str(), mine_row.check.as_str()), ("-", "unsigned"));
         // --esmtp-only leaves the plain mail out.
         let only = esmtp()
             .args(["fetch", "--esmtp-only", "--protocol", protocol, "--account"])
@@ -511,6 +521,7 @@ fn fetch_new_remembers_where_it_ended_over_imap_and_pop3() {
         assert_eq!(row["suite"], "chacha20-poly1305");
         assert_eq!(row["md5"].as_str().map(str::len), Some(32));
         assert!(row["signer"].is_null() && row["error"].is_null());
+        assert_eq!(row["sender_check"]["verdict"], "unsigned", "{row}");
         if protocol == "imap" {
             assert!(row["uid"].is_u64() && row["mailbox"] == "INBOX", "{row}");
         } else {
@@ -620,12 +631,20 @@ fn watch_lists_new_mail_and_ends_cleanly_on_ctrl_c() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Standard error tells when it waits; read it on a thread.
+    // Standard error tells when it waits; read it on a thread. Standard output too, from the
+    // start: the first listing (the whole mailbox) can be larger than a pipe holds.
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
         for line in stderr.lines().map_while(Result::ok) {
             let _ = tx.send(line);
+        }
+    });
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let (out_tx, out_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            let _ = out_tx.send(line);
         }
     });
     let wait_line = |what: &str| {
@@ -644,14 +663,12 @@ fn watch_lists_new_mail_and_ends_cleanly_on_ctrl_c() {
         &["--to", &address("bob"), "-r", &bob_key, "--subject", &format!("watched {t}")],
         "live",
     );
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen = None;
-    while Instant::now() < deadline && seen.is_none() {
-        let mut line = String::new();
-        if stdout.read_line(&mut line).unwrap() == 0 {
+    while seen.is_none() {
+        let Ok(line) = out_rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
             break;
-        }
+        };
         let row: serde_json::Value = serde_json::from_str(&line).unwrap();
         if row["subject"] == format!("watched {t}") {
             seen = Some(row);
@@ -702,4 +719,219 @@ fn capabilities_as_json() {
     assert_eq!(caps["starttls"], true);
     assert!(caps["auth"].as_array().unwrap().iter().any(|m| m == "XOAUTH2"), "{caps}");
     assert!(caps["ehlo"].as_array().is_some_and(|l| !l.is_empty()));
+}
+
+/// An account file with `identity_file` and `[contacts]` added.
+fn with_identity(s: &Scratch, base: &Path, name: &str, key: &str, contacts: &[(String, String)]) -> PathBuf {
+    let mut text = std::fs::read_to_string(base).unwrap();
+    // Top-level keys go before the first table.
+    let at = text.find("\n[").unwrap();
+    text.insert_str(at, &format!("\nidentity_file = \"{}\"", s.path(key).display()));
+    text.push_str("\n[contacts]\n");
+    for (address, key) in contacts {
+        text.push_str(&format!("\"{address}\" = \"{key}\"\n"));
+    }
+    s.write(name, text.as_bytes())
+}
+
+/// Every line the client sent that carries a login is redacted, and the password appears nowhere:
+/// neither as itself nor in base64 (AUTH LOGIN), nor as an AUTH PLAIN payload.
+fn assert_trace_without_secrets(
+    out: &std::process::Output,
+    protocol: &str,
+    user: &str,
+    secret: Option<&str>,
+) {
+    use base64::Engine as _;
+    let stderr = err(out);
+    assert!(stderr.contains(&format!("{protocol} C: ")), "no {protocol} trace: {stderr}");
+    if let Some(secret) = secret {
+        let b64 = |t: &str| base64::engine::general_purpose::STANDARD.encode(t);
+        for form in [secret.to_string(), b64(secret), b64(&format!("\0{user}\0{secret}"))] {
+            assert!(!stderr.contains(&form), "the password is in the trace");
+        }
+    }
+    let logins: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with(&format!("{protocol} C: ")))
+        .filter(|l| ["AUTH", "LOGIN", "PASS "].iter().any(|w| l.to_ascii_uppercase().contains(w)))
+        .collect();
+    assert!(!logins.is_empty(), "no login in the {protocol} trace: {stderr}");
+    // A login line ends with its mechanism (the payload follows on its own line) or is redacted.
+    for line in logins {
+        let last = line.split_whitespace().last().unwrap_or_default();
+        let mechanism = ["PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER"].contains(&last);
+        assert!(mechanism || line.contains("<redacted>"), "{line}");
+    }
+    assert!(
+        stderr.lines().any(|l| l == format!("{protocol} C: <redacted>")
+            || (l.starts_with(&format!("{protocol} C: ")) && l.ends_with("<redacted>"))),
+        "no redacted login: {stderr}"
+    );
+    // The base64 of an XOAUTH2 payload starts with "user=".
+    assert!(!stderr.contains("dXNlcj0"), "an XOAUTH2 payload is in the trace");
+}
+
+#[test]
+#[ignore = "needs the mail lab: ./scripts/test starts it"]
+fn signed_mail_is_verified_against_the_contacts_and_a_wrong_or_missing_signature_is_flagged() {
+    let _turn = turn();
+    let s = Scratch::new();
+    let alice_pub = s.keygen("alice.key");
+    let bob_pub = s.keygen("bob.key");
+    s.keygen("carol.key");
+    let someone = s.keygen("someone.key");
+    let alice = with_identity(
+        &s,
+        &account(&s, "alice", Tls::StartTls, Secret::File),
+        "alice-id.toml",
+        "alice.key",
+        &[],
+    );
+    let carol = with_identity(
+        &s,
+        &account(&s, "carol", Tls::Implicit, Secret::Token),
+        "carol-id.toml",
+        "carol.key",
+        &[],
+    );
+    // Bob holds alice's key, and a key for carol that is not the one she signs with.
+    let contacts = [(address("alice"), alice_pub.clone()), (address("carol"), someone)];
+    let bob = with_identity(
+        &s,
+        &account(&s, "bob", Tls::Implicit, Secret::File),
+        "bob-id.toml",
+        "bob.key",
+        &contacts,
+    );
+    let since_imap = mark(&s, "bob", "imap");
+    let since_pop3 = mark(&s, "bob", "pop3");
+    let t = tag();
+
+    // Signed by default, and traced with -v: the login is redacted.
+    let out = esmtp()
+        .args(["send", "-v", "--account"])
+        .arg(&alice)
+        .args(["--to", &address("bob"), "-r", &bob_pub, "--subject", &format!("signed {t}")])
+        .write_stdin("from alice")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", err(&out));
+    assert_trace_without_secrets(&out, "SMTP", &address("alice"), Some(&password("alice")));
+    assert!(err(&out).contains(&format!("signed by {alice_pub}")), "{}", err(&out));
+    let signed = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Message-ID: ").map(str::to_string))
+        .unwrap();
+    let unsigned = send(
+        &alice,
+        &["--to", &address("bob"), "-r", &bob_pub, "--no-sign", "--subject", &format!("unsigned {t}")],
+        "who?",
+    );
+    let out = esmtp()
+        .args(["send", "-v", "--account"])
+        .arg(&carol)
+        .args(["--to", &address("bob"), "-r", &bob_pub, "--subject", &format!("carol {t}")])
+        .write_stdin("from carol")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", err(&out));
+    assert_trace_without_secrets(&out, "SMTP", &address("carol"), None);
+    let from_carol = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Message-ID: ").map(str::to_string))
+        .unwrap();
+    for id in [&signed, &unsigned[0], &from_carol] {
+        wait_for("bob", &format!("Message-ID: {id}"));
+    }
+
+    for (protocol, since, upper) in [("imap", &since_imap, "IMAP"), ("pop3", &since_pop3, "POP3")] {
+        // No -i: the account's identity opens the mail.
+        let out = esmtp()
+            .args(["fetch", "-v", "--protocol", protocol, "--account"])
+            .arg(&bob)
+            .args(["--since-uid", since])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{protocol}: {}", err(&out));
+        assert_trace_without_secrets(&out, upper, &address("bob"), Some(&password("bob")));
+        let rows = rows(&out.stdout);
+        let find = |subject: String| {
+            rows.iter()
+                .find(|r| r.subject == subject)
+                .unwrap_or_else(|| panic!("{protocol}: {subject} in {rows:?}"))
+        };
+        let ok = find(format!("signed {t}"));
+        assert_eq!((ok.signer.as_str(), ok.check.as_str()), (alice_pub.as_str(), "verified"), "{protocol}");
+        let bare = find(format!("unsigned {t}"));
+        assert_eq!((bare.signer.as_str(), bare.check.as_str()), ("-", "missing-signature"), "{protocol}");
+        let wrong = find(format!("carol {t}"));
+        assert_eq!(wrong.check, "wrong-signer", "{protocol}");
+        assert!(wrong.signer.starts_with("esmtp1") && wrong.signer != alice_pub);
+        let stderr = err(&out);
+        let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains(": warning: ")).collect();
+        assert!(
+            warnings.iter().any(|l| l.contains(&format!("message {}: warning: not signed", bare.uid))),
+            "{protocol}: {warnings:?}"
+        );
+        assert!(
+            warnings
+                .iter()
+                .any(|l| l.contains(&format!("message {}: warning: signed by a key that is not", wrong.uid))),
+            "{protocol}: {warnings:?}"
+        );
+        assert!(
+            !warnings.iter().any(|l| l.contains(&format!("message {}:", ok.uid))),
+            "{protocol}: {warnings:?}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs the mail lab: ./scripts/test starts it"]
+fn pop3_fetch_leaves_mail_unread_and_capabilities_traces_without_logging_in() {
+    let _turn = turn();
+    let s = Scratch::new();
+    let bob_pub = s.keygen("bob.key");
+    let alice = account(&s, "alice", Tls::Implicit, Secret::File);
+    let bob = account(&s, "bob", Tls::Implicit, Secret::File);
+    let since = mark(&s, "bob", "pop3");
+    let t = tag();
+    let ids =
+        send(&alice, &["--to", &address("bob"), "-r", &bob_pub, "--subject", &format!("unread {t}")], "x");
+    let needle = format!("Message-ID: {}", ids[0]);
+    wait_for("bob", &needle);
+    let out = esmtp()
+        .args(["fetch", "--protocol", "pop3", "--account"])
+        .arg(&bob)
+        .arg("-i")
+        .arg(s.path("bob.key"))
+        .args(["--since-uid", &since])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", err(&out));
+    assert!(rows(&out.stdout).iter().any(|r| r.subject == format!("unread {t}")));
+    assert!(!err(&out).contains("RETR"), "TOP was used: {}", err(&out));
+    // Dovecot keeps flags in the Maildir file name (":2,S" once seen): none was set.
+    let maildir = PathBuf::from(var("ESMTP_LAB_BOB_MAILDIR"));
+    let mut found = false;
+    for sub in ["new", "cur"] {
+        for entry in std::fs::read_dir(maildir.join(sub)).unwrap().flatten() {
+            if std::fs::read(entry.path())
+                .is_ok_and(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+            {
+                found = true;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let flags = name.rsplit_once(":2,").map(|(_, f)| f.to_string()).unwrap_or_default();
+                assert!(!flags.contains('S'), "the mail was marked seen: {name}");
+            }
+        }
+    }
+    assert!(found, "the mail is in the Maildir");
+
+    // capabilities -v: the EHLO exchange, no login at all.
+    let out = esmtp().args(["capabilities", "-v", "--account"]).arg(&alice).output().unwrap();
+    assert!(out.status.success(), "{}", err(&out));
+    assert!(err(&out).contains("SMTP C: EHLO"), "{}", err(&out));
+    assert!(!err(&out).contains("SMTP C: AUTH") && !err(&out).contains(&password("alice")), "{}", err(&out));
 }

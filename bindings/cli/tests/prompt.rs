@@ -137,3 +137,49 @@ fn keygen_and_send_ask_twice_and_a_protected_identity_asks_once() {
     assert_eq!(code, 0, "{shown}");
     assert!(shown.contains("for the protected key"), "{shown}");
 }
+
+#[test]
+fn a_protected_identity_signs_after_its_passphrase_is_typed() {
+    let s = Scratch::new();
+    let bob = s.keygen("bob.key");
+    s.write("pw.txt", b"alice's long passphrase\n");
+    let out = common::esmtp()
+        .args(["keygen", "--passphrase-file"])
+        .arg(s.path("pw.txt"))
+        .arg("-o")
+        .arg(s.path("alice.key"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let alice = common::public_from_stderr(&out.stderr);
+    s.write("note.txt", b"signed at a terminal\n");
+
+    // seal --sign-with asks for the identity's passphrase.
+    let line = format!("seal -r {bob} --sign-with alice.key -o note.esmtp note.txt");
+    let (code, shown) = on_terminal(s.dir.path(), &line, &["alice's long passphrase"]);
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains("Passphrase for alice.key"), "{shown}");
+    let out = common::esmtp()
+        .args(["open", "-i"])
+        .arg(s.path("bob.key"))
+        .arg("--expect-signer")
+        .arg(&alice)
+        .arg("-o")
+        .arg(s.path("note.out"))
+        .arg(s.path("note.esmtp"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::err(&out));
+
+    // So does an account file whose identity_file is protected.
+    s.write("alice.toml", b"address = \"alice@example.test\"\npassword_env = \"ESMTP_TEST_UNSET\"\nidentity_file = \"alice.key\"\n");
+    let line = format!("send --account alice.toml --to bob@example.test -r {bob} --draft mail.eml note.txt");
+    let (code, shown) = on_terminal(s.dir.path(), &line, &["alice's long passphrase"]);
+    assert_eq!(code, 0, "{shown}");
+    assert!(shown.contains(&format!("signed by {alice}")), "{shown}");
+    // A wrong passphrase: nothing is written.
+    let line = format!("send --account alice.toml --to bob@example.test -r {bob} --draft wrong.eml note.txt");
+    let (code, shown) = on_terminal(s.dir.path(), &line, &["not it"]);
+    assert_eq!(code, 2, "{shown}");
+    assert!(shown.contains("wrong passphrase") && !s.path("wrong.eml").exists(), "{shown}");
+}

@@ -10,6 +10,7 @@ use esmtp_transport::{AccountBuilder, Credentials, Secret, ServerSettings};
 use zeroize::Zeroizing;
 
 use crate::error::Result;
+use crate::keys::{Identity, PublicKey};
 
 /// How a server's TLS starts. There is no plaintext mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,8 +98,16 @@ pub struct AccountConfig {
     pub timeout_secs: Option<u64>,
     /// Seconds one command exchange may take in all (default 120; at most 3600).
     pub deadline_secs: Option<u64>,
-    /// Other addresses the account may send as.
+    /// Other addresses the account may send as (the account file's `allow_from`).
     pub aliases: Vec<String>,
+    /// The account owner's identity: mail sent with the account is signed with it and, unless
+    /// `encrypt_to_self` is `Some(false)`, sealed to it too (so the Sent copy stays readable).
+    pub identity: Option<Arc<Identity>>,
+    /// Seal sent mail to the account's own identity too (default `true` when it has one).
+    pub encrypt_to_self: Option<bool>,
+    /// Known correspondents: `(address, public key)`; every fetched mail's signer is checked
+    /// against the keys listed for its `From` address ([`crate::FetchedMessage::sender`]).
+    pub contacts: Vec<(String, Arc<PublicKey>)>,
 }
 
 struct Provider(Arc<dyn TokenProvider>);
@@ -167,6 +176,15 @@ impl Account {
         }
         for alias in &config.aliases {
             builder = builder.alias(alias.clone());
+        }
+        if let Some(identity) = &config.identity {
+            builder = builder.identity(identity.0.clone());
+        }
+        if let Some(on) = config.encrypt_to_self {
+            builder = builder.encrypt_to_self(on);
+        }
+        for (address, key) in &config.contacts {
+            builder = builder.contact(address, key.0.clone());
         }
         Ok(Arc::new(Account(builder.build()?)))
     }

@@ -40,6 +40,8 @@ pub enum ErrorKind {
     Timeout,
     /// Another thread cancelled the call.
     Cancelled,
+    /// The mail's `From` is not the account's address or one of its aliases (`allow_from`).
+    SenderNotAllowed,
     /// Any other transport failure (connection, refusal, protocol); see [`Error::transient`].
     Transport,
     /// Reading or writing a file or stream failed.
@@ -167,6 +169,7 @@ impl From<esmtp_transport::Error> for Error {
             T::Timeout => ErrorKind::Timeout,
             T::Cancelled => ErrorKind::Cancelled,
             T::TooLarge => ErrorKind::MessageTooLarge,
+            T::FromNotAllowed => ErrorKind::SenderNotAllowed,
             T::Config | T::InvalidDraft | T::Encryption => ErrorKind::InvalidArgument,
             _ => ErrorKind::Transport,
         };
@@ -272,5 +275,11 @@ mod tests {
         assert!(!e.reason.contains("pw"));
         let no_server = esmtp_transport::Submitter::new(&refused).unwrap_err();
         assert_eq!(Error::from(no_server).kind, ErrorKind::InvalidArgument);
+        let draft =
+            esmtp_core::mime::MailDraft::new(esmtp_core::mime::Mailbox::new("mallory@elsewhere.example"))
+                .to(esmtp_core::mime::Mailbox::new("c@d.example"));
+        let sealer = esmtp_core::Sealer::new().key_slip();
+        let spoof = refused.package(&draft, sealer, &esmtp_transport::SendOptions::default()).unwrap_err();
+        assert_eq!(Error::from(spoof).kind, ErrorKind::SenderNotAllowed);
     }
 }

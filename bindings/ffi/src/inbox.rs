@@ -54,6 +54,81 @@ pub struct FetchedMessage {
     pub outer: Headers,
     /// What became of it.
     pub outcome: FetchOutcome,
+    /// For an opened mail: who signed it, checked against the account's contacts.
+    pub sender: Option<SenderCheck>,
+}
+
+/// What a fetched mail's signature says about its `From` address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SenderVerdict {
+    /// Signed by a key the contacts list for the `From` address.
+    Verified,
+    /// Signed, but the contacts list no key for the `From` address.
+    UnknownSigner,
+    /// Signed by another key than those listed for the `From` address: alarming.
+    WrongSigner,
+    /// Not signed, though the `From` address has a key: alarming.
+    MissingSignature,
+    /// Not signed, and the `From` address has no key: nothing says who wrote it.
+    Unsigned,
+}
+
+/// The sender check of one opened mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderCheck {
+    /// The verdict.
+    pub verdict: SenderVerdict,
+    /// The address checked (the protected `From`, else the outer one).
+    pub from: Option<String>,
+    /// The contact whose key signed it, when that is another address.
+    pub signer_contact: Option<String>,
+    /// The protected and the outer `From` differ.
+    pub from_differs: bool,
+    /// One sentence for people, when there is something to warn about.
+    pub warning: Option<String>,
+}
+
+impl From<&esmtp_transport::SenderCheck> for SenderCheck {
+    fn from(c: &esmtp_transport::SenderCheck) -> Self {
+        use esmtp_transport::SenderVerdict as V;
+        let verdict = match c.verdict {
+            V::Verified => SenderVerdict::Verified,
+            V::UnknownSigner => SenderVerdict::UnknownSigner,
+            V::WrongSigner => SenderVerdict::WrongSigner,
+            V::MissingSignature => SenderVerdict::MissingSignature,
+            // Unsigned, and any verdict a later version adds, claims nothing.
+            _ => SenderVerdict::Unsigned,
+        };
+        SenderCheck {
+            verdict,
+            from: c.from.clone(),
+            signer_contact: c.signer_contact.clone(),
+            from_differs: c.from_differs,
+            warning: c.warning(),
+        }
+    }
+}
+
+/// A second copy of a mail already read (the same Message-ID and body), not opened again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateMessage {
+    /// Its IMAP UID.
+    pub uid: Option<u32>,
+    /// Its POP3 unique id.
+    pub uidl: Option<String>,
+    /// The Message-ID both copies carry.
+    pub message_id: String,
+}
+
+impl From<&esmtp_transport::Duplicate> for DuplicateMessage {
+    fn from(d: &esmtp_transport::Duplicate) -> Self {
+        let (uid, uidl) = match &d.location {
+            esmtp_transport::MessageRef::Imap { uid } => (Some(*uid), None),
+            esmtp_transport::MessageRef::Pop3 { uidl, .. } => (None, Some(uidl.clone())),
+            _ => (None, None),
+        };
+        DuplicateMessage { uid, uidl, message_id: d.message_id.clone() }
+    }
 }
 
 impl From<&Fetched> for FetchedMessage {
@@ -78,6 +153,7 @@ impl From<&Fetched> for FetchedMessage {
             size: f.size,
             outer: (&f.outer).into(),
             outcome,
+            sender: f.sender.as_ref().map(SenderCheck::from),
         }
     }
 }
@@ -92,6 +168,8 @@ pub struct FetchReport {
     /// The mailbox was read from the start again (IMAP UIDVALIDITY changed, or POP3 ids gone):
     /// messages may repeat.
     pub resynced: bool,
+    /// Second copies of mails already read, not opened again.
+    pub duplicates: Vec<DuplicateMessage>,
 }
 
 /// How an IMAP fetch runs.
@@ -223,6 +301,7 @@ impl ImapInbox {
             messages: report.messages.iter().map(FetchedMessage::from).collect(),
             sync_state: report.sync.to_string(),
             resynced: report.uid_validity_changed,
+            duplicates: report.duplicates.iter().map(DuplicateMessage::from).collect(),
         })
     }
 
@@ -309,6 +388,7 @@ impl Pop3Inbox {
             messages: report.messages.iter().map(FetchedMessage::from).collect(),
             sync_state: report.sync.to_string(),
             resynced: report.resynced,
+            duplicates: report.duplicates.iter().map(DuplicateMessage::from).collect(),
         })
     }
 

@@ -34,7 +34,8 @@ pub use envelope::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use inbox::{
-    FetchOutcome, FetchReport, FetchedMessage, ImapFetchOptions, ImapInbox, Pop3FetchOptions, Pop3Inbox,
+    DuplicateMessage, FetchOutcome, FetchReport, FetchedMessage, ImapFetchOptions, ImapInbox,
+    Pop3FetchOptions, Pop3Inbox, SenderCheck, SenderVerdict,
 };
 pub use keys::{Identity, IdentityFileContents, KeySlip, PublicKey, load_identity_file, parse_identity_file};
 pub use mail::{

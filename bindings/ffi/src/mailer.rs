@@ -1,12 +1,14 @@
 //! Sending: one authenticated SMTP session per mailer, reused, safe to share between threads.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use esmtp_transport::{Submit, Submitter};
 
 use crate::account::Account;
 use crate::envelope::SealOptions;
 use crate::error::{Error, Result};
+use crate::keys::PublicKey;
 use crate::mail::Draft;
 
 /// What a server offers after EHLO (over TLS, before any login).
@@ -27,13 +29,33 @@ pub struct Capabilities {
 }
 
 /// How a mail is sent.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendOptions {
     /// The outer subject standing in for the real one (default `...`).
     pub subject_placeholder: Option<String>,
     /// Where the key slip goes (when the seal options make one): `None` to every recipient
     /// (the paper's flow: whoever reads both mails reads the message), else this address only.
     pub key_slip_to: Option<String>,
+    /// Sign with the account's identity when it has one (default `true`).
+    pub sign: bool,
+    /// Submit at most this many times while the failure may pass (default 1: once). Every
+    /// attempt sends the same bytes; a second copy that arrives is reported as a duplicate on
+    /// fetch.
+    pub attempts: u32,
+    /// Milliseconds before the second attempt; each further wait doubles (at most 5 minutes).
+    pub retry_delay_ms: u64,
+}
+
+impl Default for SendOptions {
+    fn default() -> Self {
+        SendOptions {
+            subject_placeholder: None,
+            key_slip_to: None,
+            sign: true,
+            attempts: 1,
+            retry_delay_ms: 1000,
+        }
+    }
 }
 
 /// A key-slip mail that was sent.
@@ -58,6 +80,10 @@ pub struct SendReport {
     pub reply_code: u16,
     /// The server's reply text.
     pub reply_text: String,
+    /// The public key the mail was signed with (the account's identity), if signed.
+    pub signer: Option<Arc<PublicKey>>,
+    /// Whether the mail was sealed to the account's own identity too.
+    pub encrypted_to_self: bool,
     /// The key-slip mails, after it.
     pub key_slips: Vec<KeySlipSent>,
 }
@@ -115,17 +141,24 @@ impl Mailer {
         let transport_options = esmtp_transport::SendOptions {
             subject_placeholder: options.subject_placeholder.clone(),
             key_slip_to: options.key_slip_to.clone(),
+            sign: options.sign,
+            retry: esmtp_transport::Retry::new(
+                options.attempts,
+                Duration::from_millis(options.retry_delay_ms),
+            ),
             ..esmtp_transport::SendOptions::default()
         };
         let mut mime_draft = draft.to_mime();
         mime_draft.date = Some(draft.date.unwrap_or_else(crate::mail::now));
-        let report = self.0.send_secure(&mime_draft, &seal.sealer(), &transport_options)?;
+        let report = self.0.send_secure(&mime_draft, seal.sealer(), &transport_options)?;
         Ok(SendReport {
             message_id: report.message_id,
             envelope_id: report.envelope_id.to_string(),
             size: report.size as u64,
             reply_code: report.reply.code,
             reply_text: report.reply.text,
+            signer: report.signer.map(|k| Arc::new(PublicKey(k))),
+            encrypted_to_self: report.encrypted_to_self,
             key_slips: report
                 .key_slips
                 .into_iter()

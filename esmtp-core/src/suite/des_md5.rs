@@ -1,9 +1,9 @@
 //! `des-cbc-md5` chunks (SPEC.md section 5.2): the paper's DES key and random number, DES-CBC with
 //! PKCS#7, encrypt-then-MAC with HMAC-MD5. Legacy strength; see [`crate::Suite::LegacyDesCbcMd5`].
 
+use super::fast_des::FastDes as Des;
 use cbc::cipher::block_padding::Pkcs7;
 use cbc::cipher::{BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, KeyInit, KeyIvInit};
-use des::Des;
 use hmac::{Hmac, Mac};
 use md5::Md5;
 use zeroize::Zeroizing;

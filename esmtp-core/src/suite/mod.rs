@@ -6,6 +6,16 @@
 mod chacha;
 mod des_key;
 mod des_md5;
+mod fast_des;
+
+#[cfg(feature = "bench-internals")]
+pub use fast_des::FastDes;
+
+/// The published-vector file parser of the integration tests, for the primitives' unit tests.
+#[cfg(test)]
+#[allow(dead_code)] // the parser's helpers for other vector files
+#[path = "../../tests/katfile/mod.rs"]
+mod katfile;
 
 use std::fmt;
 use std::str::FromStr;

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use esmtp_core::{EnvelopeId, KeySlip, Opener};
 
 use super::{ImapClient, map_imap, quoted, utf7};
+use crate::copies::{Copies, Duplicate};
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::DEFAULT_BUDGET;
 use crate::pairing::{self, Candidate, Source, Take};
@@ -17,6 +18,9 @@ use crate::retrieve::{self, FetchScope, Fetched, HeaderInfo, MessageError, Messa
 const UIDS_PER_COMMAND: usize = 500;
 /// At most this many envelopes from earlier syncs are looked up for newly arrived key slips.
 const MAX_LATE_SLIPS: usize = 200;
+/// How many UIDs just below the sync state an incremental fetch looks at for originals of new
+/// messages: the copy of a mail sent twice arrives right after it, maybe after the last fetch.
+const COPY_WINDOW: u32 = 100;
 /// At most this many key-slip mails (the newest) are read per fetch: their headers do not say
 /// which envelope they open (MIME.md section 4), so pairing reads them; they are small.
 const MAX_SLIPS_READ: usize = 1000;
@@ -116,6 +120,10 @@ pub struct ImapFetchReport {
     pub uid_validity_changed: bool,
     /// Every message read, in UID order, each with its own result.
     pub messages: Vec<Fetched>,
+    /// New messages left out of `messages` as copies of another (the same Message-ID and body:
+    /// a mail its sender submitted twice); they are marked, moved or deleted with their
+    /// original when it is.
+    pub duplicates: Vec<Duplicate>,
     /// Why marking, moving or deleting failed, if it did (the messages were read all the same).
     pub action_error: Option<Error>,
 }
@@ -185,6 +193,7 @@ impl ImapClient {
             sync: ImapSyncState { uid_validity: state.uid_validity, last_uid: previous },
             uid_validity_changed,
             messages: Vec::new(),
+            duplicates: Vec::new(),
             action_error: None,
         };
         // "n:*" always matches the highest UID, even below n (RFC 3501 section 6.4.8).
@@ -216,8 +225,13 @@ impl ImapClient {
                 info: Some(m.info.clone()),
             })
             .collect();
+        let contacts = self.contacts.clone();
+        let keys = pairing::Keys { opener, contacts: &contacts };
+        let mut copies = Copies::default();
         let mut source = Batches { client: self, count: options.batch_size, bytes: options.batch_bytes };
-        let slip_results = pairing::read_all(&mut source, opener, &[], &slip_list, options.max_message_size)?;
+        let slip_pass =
+            pairing::read_all(&mut source, &keys, &[], &slip_list, options.max_message_size, &mut copies)?;
+        let slip_results = slip_pass.messages;
         let slips: BTreeMap<u32, KeySlip> = pairing::slips_read(&slip_results)
             .into_iter()
             .filter_map(|(at, slip)| match at {
@@ -257,6 +271,7 @@ impl ImapClient {
         }
         let late_uids: Vec<u32> = late.iter().copied().collect();
         candidates.extend(self.header_fields(&late_uids)?);
+        self.remember_originals(previous, &candidates, &mut copies, options)?;
 
         let list: Vec<Candidate> = candidates
             .iter()
@@ -268,7 +283,9 @@ impl ImapClient {
             .collect();
         let known: Vec<KeySlip> = slips.values().cloned().collect();
         let mut source = Batches { client: self, count: options.batch_size, bytes: options.batch_bytes };
-        let mut messages = pairing::read_all(&mut source, opener, &known, &list, options.max_message_size)?;
+        let pass =
+            pairing::read_all(&mut source, &keys, &known, &list, options.max_message_size, &mut copies)?;
+        let mut messages = pass.messages;
         messages.extend(slip_results);
         // Old slips and old envelopes are read for pairing; only what they newly open is reported.
         messages.retain(|f| {
@@ -278,11 +295,64 @@ impl ImapClient {
                     && matches!(f.result, Ok(Retrieved::Opened { with_key_slip: true, .. })))
         });
         messages.sort_by_key(|f| f.uid().unwrap_or(0));
+        let mut duplicates: Vec<Duplicate> =
+            pass.duplicates.into_iter().chain(slip_pass.duplicates).collect();
+        duplicates.retain(|d| matches!(d.location, MessageRef::Imap { uid } if uid >= first));
+        duplicates.sort_by_key(|d| match d.location {
+            MessageRef::Imap { uid } => uid,
+            _ => 0,
+        });
+        // The sync state stays below a message the server could not give this time.
+        if let Some(stop) = messages
+            .iter()
+            .filter(|m| matches!(m.result, Err(MessageError::Unavailable(_))))
+            .filter_map(Fetched::uid)
+            .find(|&uid| uid >= first)
+        {
+            report.sync.last_uid = report.sync.last_uid.min(stop - 1);
+        }
         let slip_envelopes: BTreeMap<u32, EnvelopeId> =
             slips.iter().map(|(&uid, slip)| (uid, slip.envelope_id())).collect();
         report.messages = messages;
-        report.action_error = self.act(&report.messages, &slip_envelopes, options).err();
+        report.duplicates = duplicates;
+        report.action_error = self.act(&report.messages, &report.duplicates, &slip_envelopes, options).err();
         Ok(report)
+    }
+
+    /// Remember, as originals, the messages among the [`COPY_WINDOW`] UIDs up to `previous`
+    /// whose Message-ID a new candidate carries: a copy that arrived after the last fetch read
+    /// its original is then still recognised.
+    fn remember_originals(
+        &mut self,
+        previous: u32,
+        candidates: &BTreeMap<u32, Meta>,
+        copies: &mut Copies,
+        options: &ImapFetchOptions,
+    ) -> Result<()> {
+        let ids: BTreeSet<&str> = candidates
+            .iter()
+            .filter(|(uid, _)| **uid > previous)
+            .filter_map(|(_, m)| m.info.outer.message_id.as_deref())
+            .collect();
+        if previous == 0 || ids.is_empty() {
+            return Ok(());
+        }
+        let window: Vec<u32> = (previous.saturating_sub(COPY_WINDOW - 1).max(1)..=previous).collect();
+        let earlier: Vec<Candidate> = self
+            .header_fields(&window)?
+            .into_iter()
+            .filter(|(uid, m)| {
+                !candidates.contains_key(uid)
+                    && m.info.outer.message_id.as_deref().is_some_and(|id| ids.contains(id))
+            })
+            .map(|(uid, m)| Candidate {
+                location: MessageRef::Imap { uid },
+                size: m.size,
+                info: Some(m.info),
+            })
+            .collect();
+        let mut source = Batches { client: self, count: options.batch_size, bytes: options.batch_bytes };
+        pairing::remember(&mut source, &earlier, options.max_message_size, copies)
     }
 
     fn search(&mut self, query: &str) -> Result<Vec<u32>> {
@@ -293,7 +363,9 @@ impl ImapClient {
         Ok(uids)
     }
 
-    /// Size and esmtp headers of each UID (those the server no longer has are left out).
+    /// Size and esmtp headers of each UID. One the server no longer has (deleted by another
+    /// client since the search) gets empty ones: its download then reports it gone, so it is
+    /// never left out unsaid.
     fn header_fields(&mut self, uids: &[u32]) -> Result<BTreeMap<u32, Meta>> {
         let mut out = BTreeMap::new();
         for chunk in uids.chunks(UIDS_PER_COMMAND) {
@@ -305,14 +377,18 @@ impl ImapClient {
                 let info = f.header().map(retrieve::header_info).unwrap_or_default();
                 out.insert(uid, Meta { size: u64::from(f.size.unwrap_or(0)), info });
             }
+            for &uid in chunk {
+                out.entry(uid).or_insert_with(|| Meta { size: 0, info: HeaderInfo::default() });
+            }
         }
         Ok(out)
     }
 
-    /// Mark, move or delete what opened, and the key slips that opened it.
+    /// Mark, move or delete what opened, the key slips that opened it, and their copies.
     fn act(
         &mut self,
         messages: &[Fetched],
+        duplicates: &[Duplicate],
         slip_envelopes: &BTreeMap<u32, EnvelopeId>,
         options: &ImapFetchOptions,
     ) -> Result<()> {
@@ -325,6 +401,16 @@ impl ImapClient {
         let mut uids: BTreeSet<u32> =
             messages.iter().filter(|m| m.opened().is_some()).filter_map(Fetched::uid).collect();
         uids.extend(slip_envelopes.iter().filter(|(_, id)| used_slips.contains(id)).map(|(&u, _)| u));
+        let copies: Vec<u32> = duplicates
+            .iter()
+            .filter_map(|d| match (&d.location, &d.copy_of) {
+                (MessageRef::Imap { uid }, MessageRef::Imap { uid: original }) if uids.contains(original) => {
+                    Some(*uid)
+                }
+                _ => None,
+            })
+            .collect();
+        uids.extend(copies);
         let uids: Vec<u32> = uids.into_iter().collect();
         for chunk in uids.chunks(UIDS_PER_COMMAND) {
             let set = uid_set(chunk);
@@ -398,7 +484,7 @@ impl Source for Batches<'_> {
                     return Err(err);
                 }
                 if let [i] = batch {
-                    take(*i, Err(MessageError::Other(err.to_string())));
+                    take(*i, Err(refused_message(&err)));
                     return Ok(());
                 }
                 for &i in batch {
@@ -415,6 +501,18 @@ impl Source for Batches<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// One message the server refused to give: gone (RFC 5530 `EXPUNGEISSUED`), unavailable for now
+/// (a temporary refusal: the sync state stays before it), or refused for good.
+fn refused_message(err: &Error) -> MessageError {
+    if err.to_string().to_ascii_uppercase().contains("[EXPUNGEISSUED]") {
+        MessageError::Gone
+    } else if err.kind() == ErrorKind::Transient {
+        MessageError::Unavailable(err.to_string())
+    } else {
+        MessageError::Other(err.to_string())
     }
 }
 

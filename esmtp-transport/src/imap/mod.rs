@@ -15,6 +15,7 @@ use ::imap::types::UnsolicitedResponse;
 use imap_proto::types::NameAttribute;
 
 use crate::account::{Account, TlsMode};
+use crate::contacts::Contacts;
 use crate::error::{Error, ErrorKind, Result, server_text};
 use crate::net::{self, Channel, Control, DEFAULT_BUDGET, PREAUTH_BUDGET, map_io};
 use crate::trace::Protocol;
@@ -77,6 +78,8 @@ pub struct ImapClient {
     ctl: Arc<Control>,
     capabilities: HashSet<String>,
     idle_renewal: Duration,
+    /// The account's contacts: every opened mail's sender is checked against them.
+    contacts: Contacts,
 }
 
 impl std::fmt::Debug for ImapClient {
@@ -199,7 +202,13 @@ impl ImapClient {
         let caps = capability_set(&client.capabilities().map_err(|e| map_imap(e, "CAPABILITY"))?);
         ctl.begin(PREAUTH_BUDGET);
         let session = login::login(account, client, &caps, &ctl)?;
-        let mut this = ImapClient { session, ctl, capabilities: HashSet::new(), idle_renewal: IDLE_RENEW };
+        let mut this = ImapClient {
+            session,
+            ctl,
+            capabilities: HashSet::new(),
+            idle_renewal: IDLE_RENEW,
+            contacts: account.contacts().clone(),
+        };
         // Servers announce more after login.
         this.ctl.begin(DEFAULT_BUDGET);
         let caps = this.session.capabilities().map_err(|e| map_imap(e, "CAPABILITY"))?;

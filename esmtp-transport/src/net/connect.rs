@@ -168,8 +168,10 @@ impl Channel {
                     ));
                 }
                 let err = map_io(self.timed_out(e), "the TLS handshake");
-                // A handshake that dies halfway is the server refusing our TLS, not a network glitch.
-                return Err(if err.kind() == ErrorKind::Connection {
+                // A handshake that dies halfway is the server refusing our TLS, not a network
+                // glitch; a connection dropped before the server's first byte may be either, and
+                // stays a connection error (transient: worth trying again).
+                return Err(if err.kind() == ErrorKind::Connection && sniff.first.is_some() {
                     Error::new(ErrorKind::Tls, "the server closed the connection during the TLS handshake")
                 } else {
                     err

@@ -10,6 +10,7 @@ use esmtp_core::Opener;
 
 use super::wire::{MAX_LINE, read_multiline};
 use super::{Pop3Client, Pop3Entry, expect_ok, retr_limit};
+use crate::copies::{Copies, Duplicate};
 use crate::error::{Error, ErrorKind, Result};
 use crate::net::DEFAULT_BUDGET;
 use crate::pairing::{self, Candidate, Source, Take};
@@ -145,7 +146,13 @@ impl Default for Pop3FetchOptions {
 pub struct Pop3FetchReport {
     /// The new messages, each with its own result, in server order.
     pub messages: Vec<Fetched>,
-    /// The state to pass as [`Pop3FetchOptions::since`] next time.
+    /// New messages left out of `messages` as copies of another one of this fetch (the same
+    /// Message-ID and body: a mail its sender submitted twice); marked for deletion with their
+    /// original when it is.
+    pub duplicates: Vec<Duplicate>,
+    /// The state to pass as [`Pop3FetchOptions::since`] next time. It stays before the first
+    /// message the server could not give this time ([`MessageError::Unavailable`]), so the next
+    /// fetch tries that one again (and reads the later ones once more).
     pub sync: Pop3SyncState,
     /// None of the messages of `since` is left on the server: this report covers the whole
     /// mailbox again.
@@ -184,6 +191,9 @@ impl Source for Downloads<'_> {
                 Err(err) if err.kind() == ErrorKind::Permanent => {
                     take(i, Err(MessageError::Other(err.to_string())))
                 }
+                Err(err) if err.kind() == ErrorKind::Transient => {
+                    take(i, Err(MessageError::Unavailable(err.to_string())))
+                }
                 Err(err) => return Err(err),
             }
         }
@@ -215,15 +225,34 @@ impl Pop3Client {
             fresh.iter().map(|e| candidate(e, None)).collect()
         };
         let top = options.download == Pop3Download::PreferTop && self.has("TOP");
+        let contacts = self.contacts.clone();
+        let keys = pairing::Keys { opener, contacts: &contacts };
         let mut source = Downloads { client: self, top, used_retr: false };
-        let messages = pairing::read_all(&mut source, opener, &[], &candidates, options.max_message_size)?;
+        let max = options.max_message_size;
+        let pass = pairing::read_all(&mut source, &keys, &[], &candidates, max, &mut Copies::default())?;
         let used_retr = source.used_retr;
         let mut deleted = BTreeSet::new();
-        let action_error =
-            if options.delete_after_open { self.delete_opened(&messages, &mut deleted).err() } else { None };
-        let kept: Vec<Pop3Entry> = entries.iter().filter(|e| !deleted.contains(&e.number)).cloned().collect();
+        let action_error = if options.delete_after_open {
+            self.delete_opened(&pass.messages, &pass.duplicates, &mut deleted).err()
+        } else {
+            None
+        };
+        // Nothing after a message the server could not give counts as read.
+        let unavailable: BTreeSet<u32> = pass
+            .messages
+            .iter()
+            .filter(|m| matches!(m.result, Err(MessageError::Unavailable(_))))
+            .filter_map(|m| match m.location {
+                MessageRef::Pop3 { number, .. } => Some(number),
+                _ => None,
+            })
+            .collect();
+        let read = entries.iter().position(|e| unavailable.contains(&e.number)).unwrap_or(entries.len());
+        let kept: Vec<Pop3Entry> =
+            entries[..read].iter().filter(|e| !deleted.contains(&e.number)).cloned().collect();
         Ok(Pop3FetchReport {
-            messages,
+            messages: pass.messages,
+            duplicates: pass.duplicates,
             sync: Pop3SyncState::after(&kept),
             resynced,
             uidls: entries.into_iter().map(|e| e.uidl).collect(),
@@ -263,11 +292,26 @@ impl Pop3Client {
         Ok(out)
     }
 
-    fn delete_opened(&mut self, messages: &[Fetched], deleted: &mut BTreeSet<u32>) -> Result<()> {
+    fn delete_opened(
+        &mut self,
+        messages: &[Fetched],
+        duplicates: &[Duplicate],
+        deleted: &mut BTreeSet<u32>,
+    ) -> Result<()> {
         for m in pairing::done_with(messages) {
             if let MessageRef::Pop3 { number, .. } = m.location {
                 self.dele(number)?;
                 deleted.insert(number);
+            }
+        }
+        // Copies go with their original.
+        for d in duplicates {
+            if let (MessageRef::Pop3 { number, .. }, MessageRef::Pop3 { number: original, .. }) =
+                (&d.location, &d.copy_of)
+                && deleted.contains(original)
+            {
+                self.dele(*number)?;
+                deleted.insert(*number);
             }
         }
         Ok(())

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 
 use crate::account::{Account, PasswordMechanism, SessionSecret, TlsMode};
+use crate::contacts::Contacts;
 use crate::error::{Error, ErrorKind, Result, server_text};
 use crate::net::Wire;
 use crate::net::{self, DEFAULT_BUDGET, PREAUTH_BUDGET};
@@ -62,6 +63,8 @@ pub struct Pop3Entry {
 pub struct Pop3Client {
     wire: Wire,
     capabilities: Vec<String>,
+    /// The account's contacts: every opened mail's sender is checked against them.
+    contacts: Contacts,
 }
 
 impl std::fmt::Debug for Pop3Client {
@@ -158,7 +161,7 @@ impl Pop3Client {
     fn start(account: &Account, mut wire: Wire) -> Result<Self> {
         // What the server said before TLS is not trusted (RFC 2595 section 4).
         let capabilities = capa(&mut wire)?.unwrap_or_default();
-        let mut client = Pop3Client { wire, capabilities };
+        let mut client = Pop3Client { wire, capabilities, contacts: account.contacts().clone() };
         client.login(account)?;
         Ok(client)
     }

@@ -279,7 +279,12 @@ impl SmtpConn {
             }
             out.extend_from_slice(b".\r\n");
             self.wire.write_all(&out, during)?;
-            read_reply(&mut self.wire, during)
+            // From here on the server has the whole message and may queue it before we hear so.
+            read_reply(&mut self.wire, "the reply to the message upload").map_err(|e| {
+                let kind = e.kind();
+                e.context(kind, "no reply after the whole message was sent: the server may have taken it")
+                    .with_unknown_outcome()
+            })
         })();
         match result {
             Ok(reply) if reply.code >= 400 => Err(refused(&reply, during)),

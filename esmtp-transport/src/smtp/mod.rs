@@ -25,7 +25,7 @@ use crate::net::Stream;
 use crate::sasl;
 use conn::SmtpConn;
 pub use reply::{Capabilities, SubmitReply};
-pub use secure::{KeySlipDelivery, SendOptions, SendReport};
+pub use secure::{KeySlipDelivery, PackagedMail, Retry, SendOptions, SendReport};
 pub use stub::{StubSubmitter, SubmittedMail};
 
 /// Submits mail: [`Submitter`] over SMTP, [`StubSubmitter`] in memory (for testing code that
@@ -38,36 +38,51 @@ pub trait Submit: Send + Sync {
     /// See [`ErrorKind`].
     fn send_raw(&self, from: &str, recipients: &[String], message: &[u8]) -> Result<SubmitReply>;
 
+    /// The account whose sending rules [`Submit::send_secure`] applies: the allowed `From`
+    /// addresses, the signature and encrypt-to-self (see [`Account::package`]). `None` (the
+    /// default, and a [`StubSubmitter::new`]) sends with the sealer as given.
+    fn account(&self) -> Option<&Account> {
+        None
+    }
+
     /// The paper's sending flow in one call: seal `draft` with `sealer` (any suite, any
-    /// recipient mix), package it as an encrypted mail and submit it to every To, Cc and Bcc
-    /// recipient. When `sealer` makes a key slip, the key slip follows as its own mail (see
+    /// recipient mix) under the account's rules (the `From` must be the account's, the envelope
+    /// is signed with the account's identity and sealed to it too, as [`Account::package`]
+    /// says), package it as an encrypted mail and submit it to every To, Cc and Bcc recipient.
+    /// When `sealer` makes a key slip, the key slip follows as its own mail (see
     /// [`SendOptions::key_slip_to`]) once the envelope was accepted. A draft without a date
     /// gets the current time.
     ///
     /// ```
     /// use esmtp_core::mime::{MailDraft, Mailbox};
     /// use esmtp_core::{Sealer, X25519Identity};
-    /// use esmtp_transport::{SendOptions, StubSubmitter, Submit};
+    /// use esmtp_transport::{Account, Credentials, Secret, SendOptions, StubSubmitter, Submit};
     ///
-    /// let bob = X25519Identity::generate()?;
+    /// let (alice, bob) = (X25519Identity::generate()?, X25519Identity::generate()?);
+    /// let account = Account::builder("alice@example.org", Credentials::Password(Secret::new("pw")))
+    ///     .identity(alice.clone())
+    ///     .build()?;
     /// let draft = MailDraft::new(Mailbox::new("alice@example.org"))
     ///     .to(Mailbox::new("bob@example.org"))
     ///     .subject("The plan")
     ///     .text("Meet at noon.");
-    /// let stub = StubSubmitter::new();
-    /// let report = stub.send_secure(&draft, &Sealer::new().recipient(bob.to_public()), &SendOptions::default())?;
+    /// let stub = StubSubmitter::for_account(&account);
+    /// let report = stub.send_secure(&draft, Sealer::new().recipient(bob.to_public()), &SendOptions::default())?;
     /// let sent = stub.sent();
     /// assert_eq!(sent[0].recipients, ["bob@example.org"]);
     /// assert_eq!(sent[0].message.len(), report.size);
+    /// assert_eq!(report.signer, Some(alice.to_public()));
+    /// assert!(report.encrypted_to_self);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Errors
+    /// [`ErrorKind::FromNotAllowed`] for a `From` that is not the account's,
     /// [`ErrorKind::InvalidDraft`] when the draft cannot be packaged (an invalid address),
-    /// [`ErrorKind::Encryption`] when sealing fails, else as [`Submit::send_raw`]. If the
-    /// envelope went out but a key slip did not, the error says so and names the envelope's
-    /// Message-ID, so the caller can resend the slip.
-    fn send_secure(&self, draft: &MailDraft, sealer: &Sealer, options: &SendOptions) -> Result<SendReport> {
+    /// [`ErrorKind::Encryption`] when sealing fails (also: a sealer without any recipient),
+    /// else as [`Submit::send_raw`]. If the envelope went out but a key slip did not, the error
+    /// says so and names the envelope's Message-ID, so the caller can resend the slip.
+    fn send_secure(&self, draft: &MailDraft, sealer: Sealer, options: &SendOptions) -> Result<SendReport> {
         secure::send_secure(self, draft, sealer, options)
     }
 }
@@ -96,7 +111,7 @@ enum Origin {
 ///     .to(Mailbox::new("bob@example.org"))
 ///     .subject("The plan")
 ///     .text("Meet at noon.");
-/// let report = submitter.send_secure(&draft, &Sealer::new().key_slip(), &SendOptions::default())?;
+/// let report = submitter.send_secure(&draft, Sealer::new().key_slip(), &SendOptions::default())?;
 /// println!("sent {} ({})", report.message_id, report.reply.text);
 /// # Ok::<(), esmtp_transport::Error>(())
 /// ```
@@ -242,13 +257,17 @@ fn no_mechanism() -> Error {
 }
 
 impl Submit for Submitter {
+    fn account(&self) -> Option<&Account> {
+        Some(&self.account)
+    }
+
     /// Checks before any upload: `from` must be the account's address or an alias; the size must
     /// fit the server's SIZE; non-ASCII addresses need SMTPUTF8 and 8-bit content 8BITMIME.
     /// [`ErrorKind::TooLarge`] and [`ErrorKind::Unsupported`] come before MAIL FROM, so
     /// nothing was sent.
     fn send_raw(&self, from: &str, recipients: &[String], message: &[u8]) -> Result<SubmitReply> {
         if !self.account.may_send_as(from) {
-            return Err(Error::new(ErrorKind::Config, "From is neither the account's address nor an alias"));
+            return Err(secure::from_not_allowed(from));
         }
         if recipients.is_empty() {
             return Err(Error::new(ErrorKind::Config, "no recipients"));

@@ -4,6 +4,7 @@
 use std::sync::Mutex;
 
 use super::{Submit, SubmitReply};
+use crate::account::Account;
 use crate::error::{Error, ErrorKind, Result};
 
 /// One mail a [`StubSubmitter`] took.
@@ -35,11 +36,13 @@ impl Drop for SubmittedMail {
 }
 
 /// Accepts every mail (or the first `n`, see [`StubSubmitter::refusing_after`]) and keeps it
-/// in memory. Checks nothing the server would check.
+/// in memory. Checks nothing the server would check; made [`StubSubmitter::for_account`], it
+/// applies the account's sending rules as [`crate::Submitter`] does.
 #[derive(Debug, Default)]
 pub struct StubSubmitter {
     sent: Mutex<Vec<SubmittedMail>>,
     accept: Option<usize>,
+    account: Option<Account>,
 }
 
 impl StubSubmitter {
@@ -51,7 +54,14 @@ impl StubSubmitter {
     /// A stub that accepts `n` mails and refuses every later one with a permanent error (reply
     /// 554 5.0.0), e.g. to see what a caller does when a key slip cannot be sent.
     pub fn refusing_after(n: usize) -> Self {
-        StubSubmitter { sent: Mutex::default(), accept: Some(n) }
+        StubSubmitter { sent: Mutex::default(), accept: Some(n), account: None }
+    }
+
+    /// A stub that sends as `account`: [`Submit::send_secure`] checks the `From`, signs and
+    /// seals to the sender as the account says, and [`Submit::send_raw`] refuses a `From` the
+    /// account may not use, as [`crate::Submitter`] does. Nothing else of the account is used.
+    pub fn for_account(account: &Account) -> Self {
+        StubSubmitter { account: Some(account.clone()), ..StubSubmitter::default() }
     }
 
     /// The mails accepted so far, oldest first.
@@ -61,7 +71,14 @@ impl StubSubmitter {
 }
 
 impl Submit for StubSubmitter {
+    fn account(&self) -> Option<&Account> {
+        self.account.as_ref()
+    }
+
     fn send_raw(&self, from: &str, recipients: &[String], message: &[u8]) -> Result<SubmitReply> {
+        if self.account.as_ref().is_some_and(|a| !a.may_send_as(from)) {
+            return Err(super::secure::from_not_allowed(from));
+        }
         let mut sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
         if self.accept.is_some_and(|n| sent.len() >= n) {
             return Err(Error::new(ErrorKind::Permanent, "the stub refused the mail")
@@ -97,7 +114,7 @@ mod tests {
     #[test]
     fn send_secure_sends_the_envelope_then_one_slip_per_recipient() {
         let stub = StubSubmitter::new();
-        let report = stub.send_secure(&draft(), &Sealer::new().key_slip(), &Default::default()).unwrap();
+        let report = stub.send_secure(&draft(), Sealer::new().key_slip(), &Default::default()).unwrap();
         let sent = stub.sent();
         assert_eq!(sent.len(), 3);
         assert_eq!(sent[0].recipients, ["bob@example.test", "carol@example.test"]);
@@ -127,7 +144,7 @@ mod tests {
     #[test]
     fn a_refused_slip_names_the_sent_envelope() {
         let stub = StubSubmitter::refusing_after(1);
-        let err = stub.send_secure(&draft(), &Sealer::new().key_slip(), &Default::default()).unwrap_err();
+        let err = stub.send_secure(&draft(), Sealer::new().key_slip(), &Default::default()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Permanent);
         assert_eq!(err.code(), Some(554));
         assert!(err.to_string().contains("was sent, but its key slip was not"), "{err}");
@@ -138,7 +155,7 @@ mod tests {
     fn an_invalid_draft_is_its_own_kind() {
         let bad = MailDraft::new(Mailbox::new("not an address")).to(Mailbox::new("bob@example.test"));
         let err = StubSubmitter::new()
-            .send_secure(&bad, &Sealer::new().key_slip(), &Default::default())
+            .send_secure(&bad, Sealer::new().key_slip(), &Default::default())
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidDraft, "{err:?}");
         assert!(std::error::Error::source(&err).is_some());

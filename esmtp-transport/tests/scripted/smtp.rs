@@ -66,7 +66,7 @@ fn send_secure_submits_the_envelope_then_its_key_slip_in_one_session() {
         .to(Mailbox::new("bob@example.test"))
         .subject("the plan")
         .text(crate::SECRET_TEXT);
-    let report = submitter.send_secure(&draft, &Sealer::new().key_slip(), &SendOptions::default()).unwrap();
+    let report = submitter.send_secure(&draft, Sealer::new().key_slip(), &SendOptions::default()).unwrap();
     assert_eq!((report.reply.code, report.reply.text.as_str()), (250, "Ok: queued as E1"));
     assert_eq!(report.reply.enhanced.as_deref(), Some("2.0.0"));
     assert_eq!(report.key_slips.len(), 1);

@@ -40,6 +40,8 @@ pub enum ErrorKind {
     InvalidDraft,
     /// Sealing the mail failed.
     Encryption,
+    /// The call was cancelled from another thread ([`crate::Canceller`]).
+    Cancelled,
 }
 
 /// An error of the transport layer.
@@ -131,6 +133,11 @@ impl Error {
     /// Whether the operation ran out of time.
     pub fn is_timeout(&self) -> bool {
         self.kind == ErrorKind::Timeout
+    }
+
+    /// Whether the call was cancelled ([`crate::Canceller`]).
+    pub fn is_cancelled(&self) -> bool {
+        self.kind == ErrorKind::Cancelled
     }
 
     /// Whether a submission may have succeeded although it failed: the connection broke (or the

@@ -76,6 +76,7 @@ pub use copies::Duplicate;
 pub use error::{Error, ErrorKind, Result};
 pub use imap::{ImapClient, ImapFetchOptions, ImapFetchReport, ImapSyncState, MailboxInfo, MailboxState};
 pub use maildir::Maildir;
+pub use net::Canceller;
 pub use pop3::{Pop3Client, Pop3Download, Pop3Entry, Pop3FetchOptions, Pop3FetchReport, Pop3SyncState};
 pub use retrieve::{FetchScope, Fetched, MessageError, MessageRef, Retrieved};
 pub use smtp::{

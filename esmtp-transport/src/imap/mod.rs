@@ -398,6 +398,12 @@ impl ImapClient {
         }
     }
 
+    /// A handle that cancels this session's blocking calls (an IDLE wait, a fetch) from another
+    /// thread; see [`Canceller`].
+    pub fn canceller(&self) -> crate::Canceller {
+        crate::Canceller::new(&self.ctl)
+    }
+
     /// Log out politely.
     ///
     /// # Errors

@@ -8,7 +8,7 @@ pub(crate) mod wire;
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -43,6 +43,8 @@ pub(crate) struct Control {
     redact: AtomicUsize,
     base_deadline: Duration,
     tracer: Option<Mutex<Tracer>>,
+    /// Set from another thread by a [`Canceller`]: every read and write then fails.
+    cancelled: AtomicBool,
 }
 
 impl std::fmt::Debug for Control {
@@ -60,6 +62,7 @@ impl Control {
             redact: AtomicUsize::new(NO_REDACTION),
             base_deadline,
             tracer: tracer.map(Mutex::new),
+            cancelled: AtomicBool::new(false),
         })
     }
 
@@ -107,6 +110,10 @@ impl Control {
         })
     }
 
+    fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
     /// Stop the current exchange: the next read fails (a SASL exchange that never ends).
     pub(crate) fn cut_off(&self) {
         self.budget.store(0, Ordering::Relaxed);
@@ -150,6 +157,56 @@ impl Control {
             t.lock().unwrap_or_else(|p| p.into_inner()).finish();
         }
     }
+}
+
+/// Cancels a session's blocking call (an IDLE wait, a long fetch) from another thread: the call
+/// returns an error of kind [`ErrorKind::Cancelled`] within about a quarter of a second. The
+/// session is unusable afterwards (it stopped mid-exchange): drop it and connect again.
+///
+/// Over a caller's own stream ([`crate::ImapClient::from_stream`]) a read that blocks is not
+/// interrupted; the cancellation is seen at the next read or write.
+#[derive(Clone)]
+pub struct Canceller(Arc<Control>);
+
+impl Canceller {
+    pub(crate) fn new(ctl: &Arc<Control>) -> Self {
+        Canceller(ctl.clone())
+    }
+
+    /// Cancel the session's current and every later call.
+    pub fn cancel(&self) {
+        self.0.cancelled.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`Canceller::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.is_cancelled()
+    }
+}
+
+impl std::fmt::Debug for Canceller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Canceller").field("cancelled", &self.is_cancelled()).finish()
+    }
+}
+
+/// How often a blocked read looks for a cancellation.
+const CANCEL_POLL: Duration = Duration::from_millis(250);
+
+/// The call was cancelled.
+#[derive(Debug)]
+struct Cancelled;
+
+impl std::fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("cancelled")
+    }
+}
+
+impl std::error::Error for Cancelled {}
+
+fn cancelled() -> io::Error {
+    io::Error::new(io::ErrorKind::Interrupted, Cancelled)
 }
 
 /// Redaction of written lines in the trace, while it lives.
@@ -257,7 +314,13 @@ impl Channel {
     }
 
     fn arm(&mut self, read: bool) -> io::Result<()> {
-        let wait = Some(self.wait()?);
+        let wait = self.wait()?;
+        self.arm_for(read, wait)
+    }
+
+    fn arm_for(&mut self, read: bool, wait: Duration) -> io::Result<()> {
+        // A zero timeout would mean "block forever" to the socket.
+        let wait = Some(wait.max(Duration::from_millis(1)));
         let Some(socket) = self.io.socket() else { return Ok(()) };
         if read && self.socket_timeouts.0 != wait {
             socket.set_read_timeout(wait)?;
@@ -294,9 +357,28 @@ impl Channel {
 }
 
 impl Read for Channel {
+    /// One read, waiting at most the I/O timeout (or until the deadline). A socket is polled in
+    /// slices of [`CANCEL_POLL`] so that a [`Canceller`] is seen while the read waits.
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.arm(true)?;
-        let n = self.io.stream()?.read(buf).map_err(|e| self.timed_out(e))?;
+        let until = Instant::now() + self.wait()?;
+        let n = loop {
+            if self.ctl.is_cancelled() {
+                return Err(cancelled());
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            self.arm_for(true, left.min(CANCEL_POLL))?;
+            match self.io.stream()?.read(buf) {
+                Ok(n) => break n,
+                Err(e)
+                    if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock)
+                        && self.io.socket().is_some()
+                        && Instant::now() < until =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(self.timed_out(e)),
+            }
+        };
         if !self.ctl.take(n) {
             return Err(io::Error::new(io::ErrorKind::InvalidData, BudgetExceeded));
         }
@@ -307,6 +389,9 @@ impl Read for Channel {
 
 impl Write for Channel {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.ctl.is_cancelled() {
+            return Err(cancelled());
+        }
         self.arm(false)?;
         let n = self.io.stream()?.write(buf).map_err(|e| self.timed_out(e))?;
         self.ctl.trace_sent(&buf[..n]);
@@ -365,6 +450,9 @@ pub(crate) fn map_io(e: io::Error, during: &str) -> Error {
             format!("the server did not finish {during} within the deadline"),
         );
     }
+    if inner_is(|i| i.is::<Cancelled>()) {
+        return Error::new(ErrorKind::Cancelled, format!("{during} was cancelled"));
+    }
     if inner_is(|i| i.is::<BudgetExceeded>()) {
         return Error::new(
             ErrorKind::Protocol,
@@ -409,6 +497,39 @@ mod tests {
     }
 
     #[test]
+    fn a_cancelled_control_fails_reads_and_writes() {
+        let ctl = Control::new(Duration::from_secs(60), None);
+        let mut ch = Channel::from_stream(std::io::Cursor::new(b"data".to_vec()), ctl.clone());
+        let canceller = Canceller::new(&ctl);
+        assert!(!canceller.is_cancelled());
+        canceller.clone().cancel();
+        assert!(canceller.is_cancelled());
+        assert_eq!(map_io(ch.read(&mut [0u8; 4]).unwrap_err(), "IDLE").kind(), ErrorKind::Cancelled);
+        assert_eq!(map_io(ch.write(b"x").unwrap_err(), "DONE").kind(), ErrorKind::Cancelled);
+    }
+
+    #[test]
+    fn a_blocked_socket_read_sees_the_cancellation() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || listener.accept().unwrap());
+        let tcp = TcpStream::connect(addr).unwrap();
+        let _peer = server.join().unwrap();
+        let ctl = Control::new(Duration::from_secs(60), None);
+        let mut ch = Channel::new(Io::Tcp(tcp), ctl.clone(), Duration::from_secs(60));
+        let canceller = Canceller::new(&ctl);
+        let started = Instant::now();
+        let cancel = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            canceller.cancel();
+        });
+        let err = ch.read(&mut [0u8; 4]).unwrap_err();
+        cancel.join().unwrap();
+        assert_eq!(map_io(err, "IDLE").kind(), ErrorKind::Cancelled);
+        assert!(started.elapsed() < Duration::from_secs(5), "a silent server must not hold it");
+    }
+
+    #[test]
     fn io_errors_map_to_kinds() {
         let timeout = map_io(io::Error::new(io::ErrorKind::WouldBlock, "x"), "read");
         assert_eq!(timeout.kind(), ErrorKind::Timeout);
@@ -416,6 +537,7 @@ mod tests {
         assert_eq!(over.kind(), ErrorKind::Protocol);
         let tls = map_io(io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError), "read");
         assert_eq!(tls.kind(), ErrorKind::Tls);
+        assert_eq!(map_io(cancelled(), "IDLE").kind(), ErrorKind::Cancelled);
         let reset = map_io(io::Error::new(io::ErrorKind::ConnectionReset, "x"), "read");
         assert_eq!(reset.kind(), ErrorKind::Connection);
     }

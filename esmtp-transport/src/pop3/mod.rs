@@ -420,6 +420,12 @@ impl Pop3Client {
         self.command("NOOP", "NOOP").map(drop)
     }
 
+    /// A handle that cancels this session's blocking calls (a fetch) from another thread; see
+    /// [`crate::Canceller`].
+    pub fn canceller(&self) -> crate::Canceller {
+        crate::Canceller::new(self.wire.control())
+    }
+
     /// QUIT: the server deletes what was marked and ends the session. Dropping the client
     /// without QUIT leaves every message on the server.
     ///

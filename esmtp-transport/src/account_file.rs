@@ -144,7 +144,7 @@ fn resolve(base: &Path, path: &Path) -> PathBuf {
 pub fn load(path: &Path, login: Login) -> Result<Account> {
     let data = read_bounded(path).map_err(|e| read_error(path, e))?;
     let text = std::str::from_utf8(&data).map_err(|_| invalid(path, "not UTF-8 text"))?;
-    let file: AccountFile = toml::from_str(&text).map_err(|e| {
+    let file: AccountFile = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
         match line {
             Some(line) => invalid(path, format_args!("line {line}: {}", e.message())),

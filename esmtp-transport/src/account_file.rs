@@ -285,7 +285,7 @@ mod tests {
     }
 
     /// Found with the `account_file` fuzz target (input
-    /// `esmtp-core/fuzz/corpus/account_file/regression-ca-file-dev-zero`): a CA file or password
+    /// `esmtp-core/fuzz/regressions/account_file/ca-file-dev-zero`): a CA file or password
     /// file naming a device that never ends was read without limit, until memory ran out.
     #[cfg(unix)]
     #[test]

@@ -13,27 +13,33 @@ mod transport_targets;
 
 use std::path::PathBuf;
 
-fn corpus(target: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../esmtp-core/fuzz/corpus").join(target)
+fn fuzz_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../esmtp-core/fuzz")
 }
 
+/// The target's corpus (`corpus/TARGET/`, minimised by cargo fuzz cmin) and its crash inputs
+/// (`regressions/TARGET/`, kept by name: each has a named test where it was fixed).
 fn replay(target: &str, run: fn(&[u8])) {
-    let dir = corpus(target);
+    let corpus = fuzz_dir().join("corpus").join(target);
     if std::env::var_os("ESMTP_FUZZ_WRITE_SEEDS").is_some() {
-        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&corpus).unwrap();
         for (name, bytes) in transport_targets::seeds(target) {
-            std::fs::write(dir.join(format!("seed-{name}")), bytes).unwrap();
+            std::fs::write(corpus.join(format!("seed-{name}")), bytes).unwrap();
         }
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .unwrap_or_else(|e| panic!("{}: {e}", corpus.display()))
         .map(|entry| entry.unwrap().path())
         .collect();
-    files.sort();
     assert!(!files.is_empty(), "{target}: empty corpus");
+    if let Ok(regressions) = std::fs::read_dir(fuzz_dir().join("regressions").join(target)) {
+        files.extend(regressions.map(|entry| entry.unwrap().path()));
+    }
+    files.sort();
     for file in &files {
         let data = std::fs::read(file).unwrap();
-        eprintln!("replaying {}", file.display());
+        // Printed only when the test fails: the input that broke it.
+        println!("replaying {}", file.display());
         run(&data);
     }
 }

@@ -492,7 +492,7 @@ mod tests {
     }
 
     /// Found with the `imap` fuzz target (input
-    /// `esmtp-core/fuzz/corpus/imap/regression-select-untagged-no`): an untagged `NO` in the
+    /// `esmtp-core/fuzz/regressions/imap/select-untagged-no`): an untagged `NO` in the
     /// response to EXAMINE made the `imap` crate's reader panic (`unreachable!`).
     #[test]
     fn select_responses_with_warnings_are_read() {

@@ -214,6 +214,24 @@ fn read_error(path: &Path, e: std::io::Error) -> Error {
     Error::new(ErrorKind::Config, format!("cannot read {}", path.display())).with_source(e)
 }
 
+/// The most a file read for an account may hold (the account file, a password file, a CA
+/// bundle): far above real ones, so that a wrong path (a device such as `/dev/zero`, a log) fails
+/// instead of filling memory.
+const MAX_FILE_BYTES: u64 = 4 << 20;
+
+/// Read a whole file of at most [`MAX_FILE_BYTES`]; wiped when dropped (it may be a password).
+fn read_bounded(path: &Path) -> std::io::Result<Zeroizing<Vec<u8>>> {
+    let mut data = Zeroizing::new(Vec::new());
+    std::fs::File::open(path)?.take(MAX_FILE_BYTES + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {} MiB", MAX_FILE_BYTES >> 20),
+        ));
+    }
+    Ok(data)
+}
+
 /// Paths in the account file are relative to the file's own directory (and `~/` to $HOME).
 fn resolve(base: &Path, path: &Path) -> PathBuf {
     if let Ok(rest) = path.strip_prefix("~")
@@ -241,8 +259,9 @@ pub fn load(path: &Path, login: Login) -> Result<Account> {
 /// or more than one, or holds key slips.
 pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Account> {
     let login = options.login;
-    let text = std::fs::read_to_string(path).map_err(|e| read_error(path, e))?;
-    let file: AccountFile = toml::from_str(&text).map_err(|e| {
+    let data = read_bounded(path).map_err(|e| read_error(path, e))?;
+    let text = std::str::from_utf8(&data).map_err(|_| invalid(path, "not UTF-8 text"))?;
+    let file: AccountFile = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
         match line {
             Some(line) => invalid(path, format_args!("line {line}: {}", e.message())),
@@ -283,8 +302,8 @@ pub fn load_with(path: &Path, options: &LoadOptions) -> Result<Account> {
     }
     if let Some(ca) = &file.ca_file {
         let ca = resolve(base, ca);
-        let pem = std::fs::read(&ca).map_err(|e| read_error(&ca, e))?;
-        builder = builder.add_root_certificates_pem(pem);
+        let pem = read_bounded(&ca).map_err(|e| read_error(&ca, e))?;
+        builder = builder.add_root_certificates_pem(pem.to_vec());
     }
     // Values above the maximum are taken as the maximum (see `AccountBuilder::timeout`).
     if let Some(secs) = file.timeout_secs {
@@ -410,10 +429,10 @@ fn credentials(file: &AccountFile, base: &Path, path: &Path, login: Login) -> Re
     }
     let password = if let Some(file_path) = &file.password_file {
         let file_path = resolve(base, file_path);
-        let data = Zeroizing::new(std::fs::read(&file_path).map_err(|e| {
+        let data = read_bounded(&file_path).map_err(|e| {
             invalid(path, format_args!("password_file {}: cannot read it", file_path.display()))
                 .with_source(e)
-        })?);
+        })?;
         let text =
             std::str::from_utf8(&data).map_err(|_| invalid(&file_path, "the password is not UTF-8"))?;
         Zeroizing::new(text.trim_end_matches(['\n', '\r']).to_string())
@@ -474,6 +493,27 @@ mod tests {
         let path = dir.join("account.toml");
         std::fs::write(&path, text).unwrap();
         path
+    }
+
+    /// Found with the `account_file` fuzz target (input
+    /// `esmtp-core/fuzz/regressions/account_file/ca-file-dev-zero`): a CA file or password
+    /// file naming a device that never ends was read without limit, until memory ran out.
+    #[cfg(unix)]
+    #[test]
+    fn endless_files_are_refused_not_read_to_the_end() {
+        let ca = write(
+            "ca-zero",
+            "address = \"a@example.test\"\npassword_env = \"HOME\"\nca_file = \"/dev/zero\"\n",
+        );
+        let err = load(&ca, Login::NotNeeded).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(err.to_string().contains("/dev/zero"), "{err}");
+        let password = write("pw-zero", "address = \"a@example.test\"\npassword_file = \"/dev/zero\"\n");
+        let err = load(&password, Login::Needed).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(err.to_string().contains("password_file"), "{err}");
+        let account = load(Path::new("/dev/zero"), Login::NotNeeded).unwrap_err();
+        assert_eq!(account.kind(), ErrorKind::Config);
     }
 
     #[test]

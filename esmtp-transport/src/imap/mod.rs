@@ -315,17 +315,17 @@ impl ImapClient {
         self.open_mailbox(mailbox, true)
     }
 
+    /// SELECT or EXAMINE, its response read here: the `imap` crate's reader of it panics on an
+    /// untagged `NO` or `BAD` among the responses, which RFC 3501 allows as warnings (found by
+    /// the `imap` fuzz target).
     fn open_mailbox(&mut self, mailbox: &str, read_only: bool) -> Result<MailboxState> {
         self.ctl.begin(DEFAULT_BUDGET);
-        let wire = utf7::encode(mailbox);
-        let result = if read_only { self.session.examine(&wire) } else { self.session.select(&wire) };
-        let mb = result.map_err(|e| map_imap(e, if read_only { "EXAMINE" } else { "SELECT" }))?;
+        let during = if read_only { "EXAMINE" } else { "SELECT" };
+        let command = format!("{during} {}", quoted(&utf7::encode(mailbox))?);
+        let lines = self.session.run_command_and_read_response(command).map_err(|e| map_imap(e, during))?;
         // What arrived before the SELECT concerns the previous mailbox.
         self.session.take_all_unsolicited().for_each(drop);
-        let uid_validity = mb.uid_validity.ok_or_else(|| {
-            Error::new(ErrorKind::Protocol, "the server gave no UIDVALIDITY for the mailbox")
-        })?;
-        Ok(MailboxState { uid_validity, uid_next: mb.uid_next, exists: mb.exists })
+        mailbox_state(&lines, during)
     }
 
     /// Wait until new mail arrives in `mailbox` or `timeout` passes; returns whether new mail
@@ -414,6 +414,31 @@ impl ImapClient {
     }
 }
 
+/// The state in the untagged responses to SELECT or EXAMINE: `OK [UIDVALIDITY n]`,
+/// `OK [UIDNEXT n]` and `n EXISTS`; anything else (flags, warnings, unsolicited data) is ignored.
+fn mailbox_state(mut lines: &[u8], during: &str) -> Result<MailboxState> {
+    use imap_proto::types::{MailboxDatum, Response, ResponseCode, Status};
+    let (mut uid_validity, mut uid_next, mut exists) = (None, None, 0);
+    while !lines.is_empty() {
+        let (rest, response) = imap_proto::parser::parse_response(lines)
+            .map_err(|_| Error::new(ErrorKind::Protocol, format!("an unreadable response to {during}")))?;
+        lines = rest;
+        match response {
+            Response::Data { status: Status::Ok, code: Some(ResponseCode::UidValidity(v)), .. } => {
+                uid_validity = Some(v)
+            }
+            Response::Data { status: Status::Ok, code: Some(ResponseCode::UidNext(n)), .. } => {
+                uid_next = Some(n)
+            }
+            Response::MailboxData(MailboxDatum::Exists(n)) => exists = n,
+            _ => {}
+        }
+    }
+    let uid_validity = uid_validity
+        .ok_or_else(|| Error::new(ErrorKind::Protocol, "the server gave no UIDVALIDITY for the mailbox"))?;
+    Ok(MailboxState { uid_validity, uid_next, exists })
+}
+
 /// The parser hands out quoted strings with their backslash escapes still in.
 fn unescape_quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -479,6 +504,21 @@ mod tests {
     fn quoted_names_are_unescaped() {
         assert_eq!(unescape_quoted(r#"a \"q\" \\ b"#), r#"a "q" \ b"#);
         assert_eq!(unescape_quoted("INBOX"), "INBOX");
+    }
+
+    /// Found with the `imap` fuzz target (input
+    /// `esmtp-core/fuzz/regressions/imap/select-untagged-no`): an untagged `NO` in the
+    /// response to EXAMINE made the `imap` crate's reader panic (`unreachable!`).
+    #[test]
+    fn select_responses_with_warnings_are_read() {
+        let lines = b"* FLAGS (\\Seen)\r\n* NO [ALERT] quota nearly full\r\n* BAD odd\r\n* 4 EXISTS\r\n\
+                      * OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 9] ok\r\n* 2 RECENT\r\n";
+        let state = mailbox_state(lines, "SELECT").unwrap();
+        assert_eq!(state, MailboxState { uid_validity: 7, uid_next: Some(9), exists: 4 });
+        let none = mailbox_state(b"* 4 EXISTS\r\n", "SELECT").unwrap_err();
+        assert_eq!(none.kind(), ErrorKind::Protocol);
+        let garbage = mailbox_state(b"* OK [UIDVALIDITY 7] ok\r\n\x00garbage\r\n", "SELECT").unwrap_err();
+        assert_eq!(garbage.kind(), ErrorKind::Protocol);
     }
 
     #[test]

@@ -254,6 +254,11 @@ pub struct FetchArgs {
     /// List esmtp mails only; plain mail is then not downloaded at all
     #[arg(long)]
     pub esmtp_only: bool,
+    /// Open passphrase envelopes that ask for more Argon2 work than esmtp seals with (19 MiB, 2
+    /// passes, 1 lane), up to the reader limit (256 MiB, 16 passes, 8 lanes); without it they
+    /// are listed as too costly and left unopened
+    #[arg(long)]
+    pub allow_costly_passphrases: bool,
     /// One JSON object per message and line instead of the tab-separated listing
     #[arg(long)]
     pub json: bool,
@@ -291,6 +296,11 @@ pub struct WatchArgs {
     /// List esmtp mails only
     #[arg(long)]
     pub esmtp_only: bool,
+    /// Open passphrase envelopes that ask for more Argon2 work than esmtp seals with (19 MiB, 2
+    /// passes, 1 lane), up to the reader limit (256 MiB, 16 passes, 8 lanes); without it they
+    /// are listed as too costly and left unopened
+    #[arg(long)]
+    pub allow_costly_passphrases: bool,
     /// One JSON object per message and line
     #[arg(long)]
     pub json: bool,

@@ -1,7 +1,7 @@
 //! `esmtp fetch`: retrieve over IMAP or POP3, open every esmtp mail, list all, save on request,
 //! and with `--new` start where the last `--new` ended.
 
-use esmtp_core::Opener;
+use esmtp_core::{Argon2Params, Opener};
 use esmtp_transport::account_file::Login;
 use esmtp_transport::{
     Account, FetchScope, Fetched, ImapClient, ImapFetchOptions, ImapSyncState, Pop3Client, Pop3FetchOptions,
@@ -42,13 +42,18 @@ pub struct Fetch {
 }
 
 /// The opener of fetch and watch: `-i`, `--key-slip` and the passphrase options, the account's
-/// identity, and the key slips saved in the output directory.
+/// identity, and the key slips saved in the output directory. Mail arrives unasked, so a
+/// passphrase opens only stanzas that cost at most what esmtp seals with (Argon2id 19 MiB, 2
+/// passes, 1 lane): a stanza asking for the reader limit costs seconds and hundreds of MiB per
+/// mail before anything is authenticated. `costly_passphrases` allows up to that limit.
 pub fn fetch_opener(
     keys: &crate::args::KeyArgs,
     account: &Account,
     out: Option<&std::path::Path>,
+    costly_passphrases: bool,
 ) -> Result<Opener> {
-    let mut opener = crate::keys::opener(keys, true)?;
+    let work = if costly_passphrases { Argon2Params::READER_LIMIT } else { Argon2Params::default() };
+    let mut opener = crate::keys::opener(keys, true, Some(work))?;
     if let Some(identity) = account.identity() {
         opener = opener.identity(identity.clone());
     }
@@ -64,7 +69,7 @@ pub fn fetch_opener(
 pub fn run(args: FetchArgs) -> Result<()> {
     let account =
         load_account(&args.account, Needs { login: Login::Needed, identity: true, verbose: args.verbose })?;
-    let opener = fetch_opener(&args.keys, &account, args.out.as_deref())?;
+    let opener = fetch_opener(&args.keys, &account, args.out.as_deref(), args.allow_costly_passphrases)?;
     let mut state = if args.new { Some(SyncFile::load(args.state.as_deref())?) } else { None };
     let since = match (&state, args.protocol, args.since_uid) {
         (Some(s), Protocol::Imap, _) => Since::Imap(s.imap(&account, &args.mailbox)),

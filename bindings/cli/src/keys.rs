@@ -5,7 +5,9 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use esmtp_core::identity_file::{IdentityEntry, IdentityFile, IdentityFileError};
-use esmtp_core::{KeySlip, OpenError, Opener, Passphrase, PassphrasePrompt, X25519Identity, X25519Recipient};
+use esmtp_core::{
+    Argon2Params, KeySlip, OpenError, Opener, Passphrase, PassphrasePrompt, X25519Identity, X25519Recipient,
+};
 use zeroize::Zeroizing;
 
 use crate::args::{KeyArgs, PassphraseSource};
@@ -243,8 +245,10 @@ fn prompted_passphrase() -> PassphrasePrompt {
 
 /// The opener of `-i`, `--key-slip` and the passphrase options; with none of them a terminal
 /// prompt for envelopes with a passphrase stanza, or, with `allow_empty` (fetch: key slips may
-/// arrive as mails), an empty opener, else a usage error.
-pub fn opener(keys: &KeyArgs, allow_empty: bool) -> Result<Opener> {
+/// arrive as mails), an empty opener, else a usage error. A passphrase opens stanzas that ask for
+/// at most `passphrase_work` (the reader limit when `None`).
+pub fn opener(keys: &KeyArgs, allow_empty: bool, passphrase_work: Option<Argon2Params>) -> Result<Opener> {
+    let limit = passphrase_work.unwrap_or(Argon2Params::READER_LIMIT);
     let mut opener = Opener::new();
     let mut any = false;
     for path in &keys.identities {
@@ -261,12 +265,12 @@ pub fn opener(keys: &KeyArgs, allow_empty: bool) -> Result<Opener> {
         any = true;
     }
     if let Some(p) = passphrase(&keys.passphrase)? {
-        opener = opener.identity(Passphrase::new(p.as_str()));
+        opener = opener.identity(Passphrase::new(p.as_str()).with_max_work(limit));
         any = true;
     }
     if !any {
         if terminal_at_hand() {
-            opener = opener.identity(prompted_passphrase());
+            opener = opener.identity(prompted_passphrase().with_max_work(limit));
         } else if !allow_empty {
             return Err(Failure::usage("nothing to open with").hint(
                 "give -i IDENTITY_FILE, --key-slip FILE, --passphrase-file F or --passphrase-env VAR",

@@ -89,7 +89,7 @@ fn open(args: &OpenArgs) -> Result<Report> {
     // The output is checked (exists, is the input) before anything is asked or read.
     let mut output = Output::create(args.output.as_deref(), args.input.as_deref(), args.force, true)?;
     let out_name = output.name();
-    let mut opener = keys::opener(&args.keys, false)?;
+    let mut opener = keys::opener(&args.keys, false, None)?;
     for signer in keys::expected_signers(&args.expect_signer, &args.expect_signer_file)? {
         opener = opener.require_signer(signer);
     }

@@ -32,7 +32,7 @@ enum MailFile {
 fn read_file(path: &Path, keys: &KeyArgs, allow_empty: bool, account: Option<&Account>) -> Result<MailFile> {
     let raw = zeroize::Zeroizing::new(files::read_limited(path, MAIL_LIMIT)?);
     let identity = account.and_then(Account::identity);
-    let mut opener: Opener = crate::keys::opener(keys, allow_empty || identity.is_some())?;
+    let mut opener: Opener = crate::keys::opener(keys, allow_empty || identity.is_some(), None)?;
     if let Some(identity) = identity {
         opener = opener.identity(identity.clone());
     }

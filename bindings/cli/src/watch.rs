@@ -53,7 +53,7 @@ fn handle_signals(phase: Arc<Phase>) -> Result<()> {
 pub fn run(args: WatchArgs) -> Result<()> {
     let account =
         load_account(&args.account, Needs { login: Login::Needed, identity: true, verbose: args.verbose })?;
-    let opener = fetch_opener(&args.keys, &account, args.out.as_deref())?;
+    let opener = fetch_opener(&args.keys, &account, args.out.as_deref(), args.allow_costly_passphrases)?;
     let mut state = SyncFile::load(args.state.as_deref())?;
     let scope = if args.esmtp_only { FetchScope::EsmtpOnly } else { FetchScope::All };
     let phase = Arc::new(Phase { busy: Mutex::new(true), stop: AtomicBool::new(false) });

@@ -935,3 +935,54 @@ fn pop3_fetch_leaves_mail_unread_and_capabilities_traces_without_logging_in() {
     assert!(err(&out).contains("SMTP C: EHLO"), "{}", err(&out));
     assert!(!err(&out).contains("SMTP C: AUTH") && !err(&out).contains(&password("alice")), "{}", err(&out));
 }
+
+/// Mail arrives unasked: a passphrase stanza that asks for more Argon2 work than esmtp seals with
+/// is left unopened by `fetch` (it would cost seconds and hundreds of MiB per mail before anything
+/// is authenticated), unless --allow-costly-passphrases says the user expects it.
+#[test]
+#[ignore = "needs the mail lab: ./scripts/test starts it"]
+fn fetch_leaves_costly_passphrase_envelopes_unopened_unless_allowed() {
+    use esmtp_core::mime::{self, MailDraft, Mailbox, PackageOptions};
+    use esmtp_core::{Argon2Params, Passphrase, Sealer};
+
+    let _turn = turn();
+    let s = Scratch::new();
+    s.write("pass.txt", b"a shared passphrase");
+    let bob = account(&s, "bob", Tls::Implicit, Secret::File);
+    let since = mark(&s, "bob", "imap");
+    let t = tag();
+    // Above the default (19 MiB, 2 passes, 1 lane), far below the reader limit.
+    let costly = Argon2Params { m_cost: 32 * 1024, t_cost: 3, p_cost: 1 };
+    let sealer = Sealer::new().recipient(Passphrase::new("a shared passphrase").with_params(costly).unwrap());
+    let draft = MailDraft::new(Mailbox::new(address("alice")))
+        .to(Mailbox::new(address("bob")))
+        .subject(format!("costly {t}"))
+        .text("worth the wait");
+    let mail = mime::package(&draft, &sealer, &PackageOptions::new(1_700_000_000)).unwrap();
+    let alice_account =
+        account_file::load(&account(&s, "alice", Tls::Implicit, Secret::File), Login::Needed).unwrap();
+    Submitter::new(&alice_account)
+        .unwrap()
+        .send_raw(&address("alice"), &[address("bob")], &mail.bytes)
+        .unwrap();
+    wait_for("bob", &format!("Message-ID: <{}>", mail.message_id));
+
+    let fetch = |extra: &[&str]| {
+        esmtp()
+            .args(["fetch", "--esmtp-only", "--account"])
+            .arg(&bob)
+            .arg("--passphrase-file")
+            .arg(s.path("pass.txt"))
+            .args(["--since-uid", &since])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let refused = fetch(&[]);
+    assert_eq!(code(&refused), 3, "{}", err(&refused));
+    assert!(err(&refused).contains("excessive work"), "{}", err(&refused));
+    assert!(rows(&refused.stdout).iter().all(|r| r.subject != format!("costly {t}")), "not opened");
+    let allowed = fetch(&["--allow-costly-passphrases"]);
+    assert_eq!(code(&allowed), 0, "{}", err(&allowed));
+    assert!(rows(&allowed.stdout).iter().any(|r| r.kind == "esmtp" && r.subject == format!("costly {t}")));
+}

@@ -256,7 +256,7 @@ pub struct FetchArgs {
     pub esmtp_only: bool,
     /// Open passphrase envelopes that ask for more Argon2 work than esmtp seals with (19 MiB, 2
     /// passes, 1 lane), up to the reader limit (256 MiB, 16 passes, 8 lanes); without it they
-    /// are listed as too costly and left unopened
+    /// are reported as unsupported (exit 5) and left unopened
     #[arg(long)]
     pub allow_costly_passphrases: bool,
     /// One JSON object per message and line instead of the tab-separated listing
@@ -298,7 +298,7 @@ pub struct WatchArgs {
     pub esmtp_only: bool,
     /// Open passphrase envelopes that ask for more Argon2 work than esmtp seals with (19 MiB, 2
     /// passes, 1 lane), up to the reader limit (256 MiB, 16 passes, 8 lanes); without it they
-    /// are listed as too costly and left unopened
+    /// are reported as unsupported (exit 5) and left unopened
     #[arg(long)]
     pub allow_costly_passphrases: bool,
     /// One JSON object per message and line

@@ -979,7 +979,7 @@ fn fetch_leaves_costly_passphrase_envelopes_unopened_unless_allowed() {
             .unwrap()
     };
     let refused = fetch(&[]);
-    assert_eq!(code(&refused), 3, "{}", err(&refused));
+    assert_eq!(code(&refused), 5, "unsupported: {}", err(&refused));
     assert!(err(&refused).contains("excessive work"), "{}", err(&refused));
     assert!(rows(&refused.stdout).iter().all(|r| r.subject != format!("costly {t}")), "not opened");
     let allowed = fetch(&["--allow-costly-passphrases"]);

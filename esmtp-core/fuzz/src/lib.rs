@@ -6,4 +6,5 @@
 
 pub mod core_targets;
 pub mod input;
+pub mod replay;
 pub mod transport_targets;

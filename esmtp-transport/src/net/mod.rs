@@ -205,8 +205,10 @@ impl std::fmt::Display for Cancelled {
 
 impl std::error::Error for Cancelled {}
 
+/// Not `ErrorKind::Interrupted`: the standard readers (`read_line`, `read_until`, `read_exact`)
+/// retry an interrupted read at once, so a cancelled read would spin for ever under them.
 fn cancelled() -> io::Error {
-    io::Error::new(io::ErrorKind::Interrupted, Cancelled)
+    io::Error::other(Cancelled)
 }
 
 /// Redaction of written lines in the trace, while it lives.
@@ -506,6 +508,10 @@ mod tests {
         assert!(canceller.is_cancelled());
         assert_eq!(map_io(ch.read(&mut [0u8; 4]).unwrap_err(), "IDLE").kind(), ErrorKind::Cancelled);
         assert_eq!(map_io(ch.write(b"x").unwrap_err(), "DONE").kind(), ErrorKind::Cancelled);
+        // The readers the protocol crates use retry interrupted reads: a cancelled one must end.
+        let mut line = String::new();
+        let err = std::io::BufRead::read_line(&mut std::io::BufReader::new(&mut ch), &mut line).unwrap_err();
+        assert_eq!(map_io(err, "IDLE").kind(), ErrorKind::Cancelled);
     }
 
     #[test]

@@ -279,11 +279,12 @@ impl BatchResult {
 #[pyclass(frozen, module = "esmtp")]
 pub struct Mailer(Arc<esmtp_ffi::Mailer>);
 
-/// Seconds as milliseconds, for the retry delay.
+/// Seconds as milliseconds, for the retry delay (the library caps the waits).
 fn millis(seconds: f64) -> PyResult<u64> {
-    if !(0.0..=300.0).contains(&seconds) {
-        return Err(invalid("retry_delay must be between 0 and 300 seconds"));
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(invalid("retry_delay must be a number of seconds, 0 or more"));
     }
+    // A float-to-integer cast saturates: a huge delay becomes the largest one.
     Ok((seconds * 1000.0).round() as u64)
 }
 

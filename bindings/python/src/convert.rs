@@ -13,10 +13,10 @@ use crate::errors::{err, invalid};
 use crate::keys::{KeySlip, X25519Identity, X25519Recipient};
 
 /// Data going in: `bytes` (borrowed, no copy), `bytearray` or `memoryview` (copied once, so the
-/// caller may change them while the GIL is released).
+/// caller may change them while the GIL is released; the copy may be plaintext, so it is wiped).
 pub enum Data<'py> {
     Bytes(Bound<'py, PyBytes>),
-    Owned(Vec<u8>),
+    Owned(Zeroizing<Vec<u8>>),
 }
 
 impl Data<'_> {
@@ -37,12 +37,12 @@ impl<'py> FromPyObject<'_, 'py> for Data<'py> {
             return Ok(Data::Bytes(b.to_owned()));
         }
         if let Ok(b) = obj.cast::<PyByteArray>() {
-            return Ok(Data::Owned(b.to_vec()));
+            return Ok(Data::Owned(Zeroizing::new(b.to_vec())));
         }
         if obj.cast::<PyMemoryView>().is_ok() {
             // memoryview.tobytes(): the limited API has no buffer access before Python 3.11.
             let copy = obj.call_method0("tobytes")?;
-            return Ok(Data::Owned(copy.cast::<PyBytes>()?.as_bytes().to_vec()));
+            return Ok(Data::Owned(Zeroizing::new(copy.cast::<PyBytes>()?.as_bytes().to_vec())));
         }
         Err(pyo3::exceptions::PyTypeError::new_err(format!(
             "expected bytes, bytearray or memoryview, not {}",

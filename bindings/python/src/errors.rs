@@ -146,14 +146,9 @@ pub(crate) fn exception(py: Python<'_>, kind: ErrorKind, reason: &str, transient
     err
 }
 
-/// esmtp-ffi's error as a Python exception.
-pub(crate) fn to_py(e: Error) -> PyErr {
-    Python::attach(|py| exception(py, e.kind, &e.reason, e.transient))
-}
-
-/// `.map_err(err)` on every esmtp-ffi result.
+/// esmtp-ffi's error as a Python exception: `.map_err(err)` on every esmtp-ffi result.
 pub(crate) fn err(e: Error) -> PyErr {
-    to_py(e)
+    Python::attach(|py| exception(py, e.kind, &e.reason, e.transient))
 }
 
 /// An argument that cannot be used, raised as `InvalidArgument` (a subclass of `EsmtpError`).
@@ -201,7 +196,7 @@ mod tests {
     fn maps_to<T: pyo3::PyTypeInfo>(kind: ErrorKind, transient: bool) {
         Python::initialize();
         Python::attach(|py| {
-            let e = to_py(Error { kind, reason: "why it failed".into(), transient });
+            let e = err(Error { kind, reason: "why it failed".into(), transient });
             let value = e.value(py);
             assert!(value.is_instance_of::<T>(), "{kind:?}: {value:?}");
             assert!(value.is_instance_of::<EsmtpError>(), "{kind:?}");
@@ -308,7 +303,7 @@ mod tests {
     fn distinct_kinds_are_not_each_other() {
         Python::initialize();
         Python::attach(|py| {
-            let e = to_py(Error {
+            let e = err(Error {
                 kind: ErrorKind::NoMatchingRecipient,
                 reason: String::new(),
                 transient: false,

@@ -303,11 +303,8 @@ mod tests {
     fn distinct_kinds_are_not_each_other() {
         Python::initialize();
         Python::attach(|py| {
-            let e = err(Error {
-                kind: ErrorKind::NoMatchingRecipient,
-                reason: String::new(),
-                transient: false,
-            });
+            let e =
+                err(Error { kind: ErrorKind::NoMatchingRecipient, reason: String::new(), transient: false });
             assert!(!e.value(py).is_instance_of::<DecryptionFailed>());
             assert!(!e.value(py).is_instance_of::<TransportError>());
         });

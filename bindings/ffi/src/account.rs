@@ -127,6 +127,17 @@ fn credentials(login: &Credential) -> Credentials {
     }
 }
 
+/// CA files are small; a larger file is not one.
+const MAX_CA_FILE: u64 = 1 << 20;
+
+/// The PEM certificates in the file at `path`, for [`AccountConfig::ca_pem`] (at most 1 MiB).
+///
+/// # Errors
+/// [`crate::ErrorKind::Io`], and [`crate::ErrorKind::InvalidArgument`] for a larger file.
+pub fn read_ca_file(path: &Path) -> Result<Vec<u8>> {
+    crate::keys::read_small(path, MAX_CA_FILE)
+}
+
 /// An account: where and how to send and fetch.
 #[derive(Debug, Clone)]
 pub struct Account(pub(crate) esmtp_transport::Account);
@@ -235,6 +246,11 @@ mod tests {
         let account = Account::new(&config).unwrap();
         assert!(account.0.timeout() <= esmtp_transport::MAX_TIMEOUT, "capped");
         assert!(!format!("{account:?}{config:?}").contains("secret"));
+        assert_eq!(read_ca_file(Path::new("/nonexistent/ca.pem")).unwrap_err().kind, crate::ErrorKind::Io);
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.pem");
+        std::fs::write(&big, vec![b'-'; (MAX_CA_FILE + 1) as usize]).unwrap();
+        assert_eq!(read_ca_file(&big).unwrap_err().kind, crate::ErrorKind::InvalidArgument);
         let bad = AccountConfig { ca_pem: Some(b"not a PEM".to_vec()), ..config };
         assert_eq!(Account::new(&bad).unwrap_err().kind, crate::ErrorKind::InvalidArgument);
     }

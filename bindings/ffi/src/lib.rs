@@ -27,7 +27,7 @@ mod keys;
 mod mail;
 mod mailer;
 
-pub use account::{Account, AccountConfig, Credential, Server, TlsMode, TokenProvider};
+pub use account::{Account, AccountConfig, Credential, Server, TlsMode, TokenProvider, read_ca_file};
 pub use envelope::{
     OpenOptions, OpenReport, Opened, SealOptions, SealReport, Sealed, Suite, open, open_file, open_stream,
     seal, seal_file, seal_stream,

@@ -170,8 +170,9 @@ impl Mailer {
             .collect())
     }
 
-    /// End the session (QUIT); the next send opens a new one.
-    pub async fn close(&self) -> Result<()> {
+    /// End the session (QUIT); the next send opens a new one. (Not `close`: Kotlin objects have
+    /// that already, for freeing the object.)
+    pub async fn disconnect(&self) -> Result<()> {
         let mailer = self.0.clone();
         blocking(move || {
             mailer.close();

@@ -283,7 +283,7 @@ fun lab() {
         check(report.replyCode.toInt() == 250) { "reply ${report.replyCode} ${report.replyText}" }
         check(report.signer == alice.publicKey()) { "signed with the account's identity" }
         check(report.encryptedToSelf) { "sealed to the sender too" }
-        mailer.close()
+        mailer.disconnect()
         check(tokens.calls.get() >= 1) { "the Kotlin provider was asked for a token" }
     }
 

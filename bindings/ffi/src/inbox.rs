@@ -14,6 +14,9 @@ use crate::keys::KeySlip;
 use crate::mail::{Headers, MailContent};
 
 /// What became of one fetched message.
+// Values handed to the bindings, once per mail: boxing the large variant would only add an
+// indirection to every binding's conversion.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum FetchOutcome {
     /// An encrypted mail, opened and authenticated.

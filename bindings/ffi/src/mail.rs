@@ -235,6 +235,9 @@ impl From<&OpenedMail> for MailContent {
 }
 
 /// What reading a mail found.
+// Values handed to the bindings, once per mail: boxing the large variant would only add an
+// indirection to every binding's conversion.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum ReadMail {
     /// An encrypted mail, opened.

@@ -176,7 +176,9 @@ impl EsmtpError {
     pub fn failure(&self) -> Failure {
         let (kind, reason, transient) = match self {
             EsmtpError::InvalidKey { reason, transient } => (ErrorKind::InvalidKey, reason, transient),
-            EsmtpError::InvalidArgument { reason, transient } => (ErrorKind::InvalidArgument, reason, transient),
+            EsmtpError::InvalidArgument { reason, transient } => {
+                (ErrorKind::InvalidArgument, reason, transient)
+            }
             EsmtpError::MalformedEnvelope { reason, transient } => {
                 (ErrorKind::MalformedEnvelope, reason, transient)
             }
@@ -192,8 +194,12 @@ impl EsmtpError {
                 (ErrorKind::UnexpectedSigner, reason, transient)
             }
             EsmtpError::ExcessiveWork { reason, transient } => (ErrorKind::ExcessiveWork, reason, transient),
-            EsmtpError::MessageTooLarge { reason, transient } => (ErrorKind::MessageTooLarge, reason, transient),
-            EsmtpError::Authentication { reason, transient } => (ErrorKind::Authentication, reason, transient),
+            EsmtpError::MessageTooLarge { reason, transient } => {
+                (ErrorKind::MessageTooLarge, reason, transient)
+            }
+            EsmtpError::Authentication { reason, transient } => {
+                (ErrorKind::Authentication, reason, transient)
+            }
             EsmtpError::Tls { reason, transient } => (ErrorKind::Tls, reason, transient),
             EsmtpError::Timeout { reason, transient } => (ErrorKind::Timeout, reason, transient),
             EsmtpError::Cancelled { reason, transient } => (ErrorKind::Cancelled, reason, transient),

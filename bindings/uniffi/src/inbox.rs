@@ -224,10 +224,16 @@ impl ImapInbox {
 
     /// Fetch and open what is new in `mailbox`. A message that fails has its own outcome; the
     /// call fails only for the session.
-    pub async fn fetch(&self, mailbox: String, options: ImapFetchOptions, open: OpenOptions) -> Result<FetchReport> {
+    pub async fn fetch(
+        &self,
+        mailbox: String,
+        options: ImapFetchOptions,
+        open: OpenOptions,
+    ) -> Result<FetchReport> {
         let (inbox, canceller) = (self.0.clone(), self.0.clone());
         let (options, open) = (options.into(), open.into());
-        let report = cancellable(move || canceller.cancel(), move || inbox.fetch(&mailbox, &options, &open)).await?;
+        let report =
+            cancellable(move || canceller.cancel(), move || inbox.fetch(&mailbox, &options, &open)).await?;
         Ok(report.into())
     }
 
@@ -235,7 +241,8 @@ impl ImapInbox {
     /// `timeout_secs` pass: IDLE where the server has it. Returns whether new mail is there.
     pub async fn idle(&self, mailbox: String, since: Option<String>, timeout_secs: u64) -> Result<bool> {
         let (inbox, canceller) = (self.0.clone(), self.0.clone());
-        cancellable(move || canceller.cancel(), move || inbox.idle(&mailbox, since.as_deref(), timeout_secs)).await
+        cancellable(move || canceller.cancel(), move || inbox.idle(&mailbox, since.as_deref(), timeout_secs))
+            .await
     }
 
     /// Cancel the current call (an IDLE wait, a fetch) from any thread: it fails with

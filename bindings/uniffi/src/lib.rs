@@ -47,5 +47,7 @@ pub use inbox::{
 pub use keys::{
     Identity, IdentityFileContents, KeySlip, PublicKey, Secret, load_identity_file, parse_identity_file,
 };
-pub use mail::{Attachment, BuiltMail, Draft, Headers, MailContent, Mailbox, ReadMail, build_mail, read_mail};
+pub use mail::{
+    Attachment, BuiltMail, Draft, Headers, MailContent, Mailbox, ReadMail, build_mail, read_mail,
+};
 pub use mailer::{BatchResult, Capabilities, KeySlipSent, Mailer, SendOptions, SendReport};

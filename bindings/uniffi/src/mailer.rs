@@ -149,7 +149,12 @@ impl Mailer {
     /// Seal `draft` as `seal` says, package it and send it to every To, Cc and Bcc; then the key
     /// slip, if any, as its own mail. A send runs to its end even when the awaiting coroutine or
     /// task is cancelled (a mail half sent is worse than one sent late).
-    pub async fn send_secure(&self, draft: Draft, seal: SealOptions, options: SendOptions) -> Result<SendReport> {
+    pub async fn send_secure(
+        &self,
+        draft: Draft,
+        seal: SealOptions,
+        options: SendOptions,
+    ) -> Result<SendReport> {
         let (mailer, draft, seal, options) = (self.0.clone(), draft.into(), seal.into(), options.into());
         Ok(blocking(move || mailer.send_secure(&draft, &seal, &options)).await?.into())
     }
@@ -166,7 +171,10 @@ impl Mailer {
         let results = blocking(move || Ok(mailer.send_batch(&drafts, &seal, &options))).await?;
         Ok(results
             .into_iter()
-            .map(|r| BatchResult { report: r.report.map(Into::into), error: r.error.as_ref().map(Failure::from) })
+            .map(|r| BatchResult {
+                report: r.report.map(Into::into),
+                error: r.error.as_ref().map(Failure::from),
+            })
             .collect())
     }
 

@@ -30,7 +30,9 @@ pub(crate) async fn blocking<T: Send + 'static>(
         Ok(result) => result.map_err(EsmtpError::from),
         // A panic is a bug: uniffi reports it to the caller as an internal error.
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => Err(EsmtpError::Cancelled { reason: "the library is shutting down".into(), transient: false }),
+        Err(_) => {
+            Err(EsmtpError::Cancelled { reason: "the library is shutting down".into(), transient: false })
+        }
     }
 }
 
@@ -82,7 +84,11 @@ mod tests {
     fn results_and_errors_come_back() {
         assert_eq!(run(blocking(|| Ok(42))).unwrap(), 42);
         let e = run(blocking::<()>(|| {
-            Err(esmtp_ffi::Error { kind: esmtp_ffi::ErrorKind::Timeout, reason: "slow".into(), transient: true })
+            Err(esmtp_ffi::Error {
+                kind: esmtp_ffi::ErrorKind::Timeout,
+                reason: "slow".into(),
+                transient: true,
+            })
         }))
         .unwrap_err();
         assert_eq!(e, EsmtpError::Timeout { reason: "slow".into(), transient: true });

@@ -11,6 +11,9 @@ use crate::mail::{Headers, MailContent};
 use crate::runtime::{blocking, cancellable};
 
 /// What became of one fetched message.
+// Handed to Kotlin or Swift once per mail, where uniffi copies it anyway: boxing the large
+// variant would only add an allocation (and uniffi does not lower a Box).
+#[allow(clippy::large_enum_variant)]
 #[derive(uniffi::Enum)]
 pub enum FetchOutcome {
     /// An encrypted mail, opened and authenticated.

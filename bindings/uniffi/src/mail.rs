@@ -224,6 +224,9 @@ impl From<esmtp_ffi::MailContent> for MailContent {
 }
 
 /// What reading a mail found.
+// Handed to Kotlin or Swift once per mail, where uniffi copies it anyway: boxing the large
+// variant would only add an allocation (and uniffi does not lower a Box).
+#[allow(clippy::large_enum_variant)]
 #[derive(uniffi::Enum)]
 pub enum ReadMail {
     /// An encrypted mail, opened.

@@ -229,6 +229,12 @@ class NoTokens : TokenProvider {
     }
 }
 
+/** A provider with a bug: it throws something other than an EsmtpException, with a token in
+ * the message. */
+class BuggyTokens : TokenProvider {
+    override fun accessToken(): String = throw IllegalStateException("refresh failed for token ya29.LEAKED")
+}
+
 fun server(port: String) = Server(env("ESMTP_LAB_HOST"), env("ESMTP_LAB_${port}_PORT").toUShort(), TlsMode.IMPLICIT)
 
 fun account(user: String, login: Credential, identity: Identity? = null, contacts: List<Contact> = listOf()) = Account(
@@ -323,7 +329,7 @@ fun lab() {
         }
     }
 
-    test("lab: login failures are typed: wrong password, no token, expired token") {
+    test("lab: login failures are typed: wrong password, no token, expired token, a provider that throws") {
         val wrong = assertThrowsSuspend<EsmtpException.Authentication> {
             ImapInbox.connect(account("bob", Credential.Password(Secret("not-the-password"))))
         }
@@ -334,6 +340,10 @@ fun lab() {
         assertThrowsSuspend<EsmtpException.Authentication> {
             ImapInbox.connect(account("bob", Credential.OAuth2Provider(LabTokens(bobAddress, lifetimeSecs = -60))))
         }
+        val buggy = assertThrowsSuspend<EsmtpException.Authentication> {
+            ImapInbox.connect(account("bob", Credential.OAuth2Provider(BuggyTokens())))
+        }
+        check(!buggy.reason.contains("ya29")) { "the foreign exception's text is not passed on: ${buggy.reason}" }
     }
 
     test("lab: a From the account may not use is SenderNotAllowed") {

@@ -399,7 +399,7 @@ impl ImapClient {
     }
 
     /// A handle that cancels this session's blocking calls (an IDLE wait, a fetch) from another
-    /// thread; see [`Canceller`].
+    /// thread; see [`Canceller`](crate::Canceller).
     pub fn canceller(&self) -> crate::Canceller {
         crate::Canceller::new(&self.ctl)
     }

@@ -58,6 +58,7 @@ mod draft;
 mod error;
 mod limits;
 mod read;
+mod stream;
 
 pub use build::{EncryptedMail, KeySlipMail, PackageOptions, key_slip_mail, package};
 #[doc(hidden)]
@@ -69,6 +70,9 @@ pub use read::{
     EnvelopeForm, MailHeaders, MailKind, OpenedMail, PlainMail, ReadMail, ReceivedKeySlip, classify,
     extract_armor, read_mail,
 };
+#[doc(hidden)]
+pub use stream::package_to_with;
+pub use stream::{AttachmentSource, StreamedMail, package_to};
 
 /// The `protocol` of the outer `multipart/encrypted` and the type of its version part.
 pub const ENVELOPE_CONTENT_TYPE: &str = "application/vnd.esmtp.envelope";

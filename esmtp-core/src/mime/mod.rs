@@ -24,6 +24,13 @@
 //! - Inside the envelope, text is `8bit` and attachments are `binary`: only the outer layer is
 //!   base64, so a mail is about 1.37 times its attachments.
 //!
+//! ## Large attachments
+//!
+//! [`package_to`] writes the same mail as [`package`] into any `Write` while it reads the
+//! attachments ([`AttachmentSource`]: a reader and its length), so a 100 MiB file is sealed,
+//! armored and laid out in a few 64 KiB chunks of memory. Given the same random numbers both
+//! make the same bytes: one layout code, with placeholders where the streamed parts go.
+//!
 //! ## Reading (MIME.md section 5)
 //!
 //! [`read_mail`] recognises the `multipart/encrypted` form, key-slip mails, and an armored block

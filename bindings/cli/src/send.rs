@@ -115,6 +115,16 @@ pub fn run(args: SendArgs) -> Result<()> {
         draft = draft.bcc(Mailbox::new(bcc));
     }
     let attachments = args.attach.iter().map(|path| attachment(path)).collect::<Result<Vec<_>>>()?;
+    // Base64 makes the mail at least 4/3 of its attachments; esmtp's readers stop at MAIL_LIMIT.
+    let attached = attachments.iter().fold(0u64, |sum, a| sum.saturating_add(a.len));
+    if attached.saturating_mul(4) / 3 > MAIL_LIMIT {
+        eprintln!(
+            "esmtp: warning: {} MiB of attachments make a mail above {} MiB, which esmtp's fetch and \
+             read refuse to open",
+            attached >> 20,
+            MAIL_LIMIT >> 20
+        );
+    }
     deliver(&account, draft, attachments, sealer, &delivery)
 }
 

@@ -153,9 +153,8 @@ pub trait Submit: Send + Sync {
 /// Read exactly `size` bytes of a message into memory.
 fn read_exactly(message: &mut dyn Read, size: u64) -> Result<Vec<u8>> {
     let io = |e| Error::new(ErrorKind::Io, "reading the message to send failed").with_source(e);
-    let capacity =
-        usize::try_from(size).map_err(|_| Error::new(ErrorKind::TooLarge, "the message is too large"))?;
-    let mut bytes = Vec::with_capacity(capacity);
+    // Grown as the bytes come, not reserved from `size`: a wrong size must not allocate.
+    let mut bytes = Vec::new();
     message.take(size.saturating_add(1)).read_to_end(&mut bytes).map_err(io)?;
     if bytes.len() as u64 != size {
         return Err(Error::new(ErrorKind::Io, "the message has another length than its size"));

@@ -288,7 +288,13 @@ fn a_streamed_mail_arrives_as_packaged_and_a_short_reader_ends_the_session_befor
     assert!(opened.attachments[0].data == attachment);
 
     let err = submitter
-        .send_raw_from(USER, &["bob@example.test".into()], &mut &b"Subject: x\r\n\r\nshort\r\n"[..], 1000, false)
+        .send_raw_from(
+            USER,
+            &["bob@example.test".into()],
+            &mut &b"Subject: x\r\n\r\nshort\r\n"[..],
+            1000,
+            false,
+        )
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Io, "{err}");
     drop(submitter);

@@ -60,6 +60,11 @@ impl<W: Write> ArmorWriter<W> {
         ArmorWriter { inner, pending: Vec::with_capacity(LINE_BYTES * 64), started: false }
     }
 
+    /// The writer the armor goes to (see [`crate::SealWriter`]'s `get_mut`).
+    pub(crate) fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+
     fn start(&mut self) -> io::Result<()> {
         if !self.started {
             self.started = true;

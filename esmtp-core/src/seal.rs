@@ -256,6 +256,12 @@ impl<W: Write> SealWriter<W> {
         self.id
     }
 
+    /// The writer the envelope goes to. Bytes written to it directly land between the
+    /// envelope's own: only for a caller that frames the envelope (the streaming mail packager).
+    pub(crate) fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
     /// The key slip, when the sealer was asked for one (taken once).
     pub fn take_key_slip(&mut self) -> Option<KeySlip> {
         self.key_slip.take()

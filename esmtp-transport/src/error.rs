@@ -42,6 +42,9 @@ pub enum ErrorKind {
     Encryption,
     /// The call was cancelled from another thread ([`crate::Canceller`]).
     Cancelled,
+    /// A local file could not be read or written: an attachment read while the mail is
+    /// packaged (or one that changed size meanwhile), or the temporary copy of the mail.
+    Io,
 }
 
 /// An error of the transport layer.

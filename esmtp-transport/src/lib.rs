@@ -80,8 +80,8 @@ pub use net::Canceller;
 pub use pop3::{Pop3Client, Pop3Download, Pop3Entry, Pop3FetchOptions, Pop3FetchReport, Pop3SyncState};
 pub use retrieve::{FetchScope, Fetched, MessageError, MessageRef, Retrieved};
 pub use smtp::{
-    Capabilities, KeySlipDelivery, PackagedMail, Retry, SendOptions, SendReport, StubSubmitter, Submit,
-    SubmitReply, SubmittedMail, Submitter,
+    Capabilities, KeySlipDelivery, PackagedMail, Retry, SendOptions, SendReport, StreamedPackage,
+    StubSubmitter, Submit, SubmitReply, SubmittedMail, Submitter,
 };
 pub use trace::{Direction, Protocol, ProtocolTrace};
 

@@ -129,7 +129,7 @@ pub struct SendArgs {
     /// The subject (protected: it travels inside the envelope)
     #[arg(long, value_name = "S", default_value = "")]
     pub subject: String,
-    /// Attach a file; repeatable
+    /// Attach a file (at most 128 MiB), read while the mail is packaged; repeatable
     #[arg(long, value_name = "FILE")]
     pub attach: Vec<PathBuf>,
     #[command(flatten)]

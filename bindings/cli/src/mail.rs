@@ -32,6 +32,8 @@ pub fn transport_failure(e: &Error) -> Failure {
         ErrorKind::InvalidDraft => Code::Usage,
         ErrorKind::FromNotAllowed => Code::Usage,
         ErrorKind::Encryption => Code::Failure,
+        // A local file: an attachment, or the temporary copy of the mail.
+        ErrorKind::Io => Code::Failure,
         _ => Code::Transport,
     };
     let failure = Failure::new(code, message);

@@ -209,7 +209,7 @@ pub fn reply(args: ReplyArgs) -> Result<()> {
             draft = draft.reference(r);
         }
     }
-    send::deliver(&account, draft, sealer, &delivery)
+    send::deliver(&account, draft, Vec::new(), sealer, &delivery)
 }
 
 #[cfg(test)]

@@ -3,10 +3,11 @@
 //! mailed to another address, or to a file for another channel. The account's sending rules
 //! (allowed From, signature, encrypt-to-self) are the library's ([`Account::package`]).
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use esmtp_core::mime::{Attachment, MailDraft, Mailbox};
+use esmtp_core::mime::{AttachmentSource, MailDraft, Mailbox};
 use esmtp_core::{KeySlip, Passphrase, Sealer, X25519Recipient};
 use esmtp_transport::account_file::Login;
 use esmtp_transport::{Account, SendOptions, Submit, SubmitReply, Submitter};
@@ -113,12 +114,54 @@ pub fn run(args: SendArgs) -> Result<()> {
     for bcc in &args.bcc {
         draft = draft.bcc(Mailbox::new(bcc));
     }
-    for path in &args.attach {
-        let data = files::read_limited(path, MAIL_LIMIT)?;
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        draft = draft.attachment(Attachment::new(name, "application/octet-stream", data));
+    let attachments = args.attach.iter().map(|path| attachment(path)).collect::<Result<Vec<_>>>()?;
+    // Base64 makes the mail at least 4/3 of its attachments; esmtp's readers stop at MAIL_LIMIT.
+    let attached = attachments.iter().fold(0u64, |sum, a| sum.saturating_add(a.len));
+    if attached.saturating_mul(4) / 3 > MAIL_LIMIT {
+        eprintln!(
+            "esmtp: warning: {} MiB of attachments make a mail above {} MiB, which esmtp's fetch and \
+             read refuse to open",
+            attached >> 20,
+            MAIL_LIMIT >> 20
+        );
     }
-    deliver(&account, draft, sealer, &delivery)
+    deliver(&account, draft, attachments, sealer, &delivery)
+}
+
+/// `--attach FILE`: a regular file is read while the mail is packaged, so it is never held
+/// whole; standard input or a pipe is read first (it has no length to announce).
+fn attachment(path: &Path) -> Result<AttachmentSource<'static>> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let kind = "application/octet-stream";
+    if !files::is_stdio(Some(path)) {
+        let file = File::open(path).map_err(|e| Failure::read(path, &e))?;
+        let meta = file.metadata().map_err(|e| Failure::read(path, &e))?;
+        if meta.is_file() {
+            if meta.len() > MAIL_LIMIT {
+                return Err(Failure::usage(format!(
+                    "{} is larger than {} MiB",
+                    path.display(),
+                    MAIL_LIMIT >> 20
+                )));
+            }
+            let reader = Named { file, path: path.to_path_buf() };
+            return Ok(AttachmentSource::new(name, kind, meta.len(), reader));
+        }
+    }
+    let data = files::read_limited(path, MAIL_LIMIT)?;
+    Ok(AttachmentSource::new(name, kind, data.len() as u64, io::Cursor::new(data)))
+}
+
+/// An attachment file whose read errors name it.
+struct Named {
+    file: File,
+    path: PathBuf,
+}
+
+impl Read for Named {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.file.read(buf).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))
+    }
 }
 
 /// Say on standard error who signed the mail and whether a readable copy was sealed to the
@@ -139,8 +182,16 @@ fn say_sealed(account: &Account, delivery: &Delivery<'_>, signer: Option<&X25519
     eprintln!("esmtp: {}", said.join("; "));
 }
 
-/// Seal, package and submit `draft` (or write it), then hand the key slip on as `delivery` says.
-pub fn deliver(account: &Account, draft: MailDraft, sealer: Sealer, delivery: &Delivery<'_>) -> Result<()> {
+/// Seal, package and submit `draft` with `attachments` streamed after its own (or write it),
+/// then hand the key slip on as `delivery` says. The mail is never whole in memory: it is
+/// packaged into the draft file, or into an unnamed temporary file it is sent from.
+pub fn deliver(
+    account: &Account,
+    draft: MailDraft,
+    attachments: Vec<AttachmentSource<'_>>,
+    sealer: Sealer,
+    delivery: &Delivery<'_>,
+) -> Result<()> {
     if let Some(to) = &delivery.key_slip_to
         && draft.smtp_recipients().iter().any(|r| r.eq_ignore_ascii_case(to))
     {
@@ -158,7 +209,9 @@ pub fn deliver(account: &Account, draft: MailDraft, sealer: Sealer, delivery: &D
     if delivery.draft.is_none() && delivery.key_slip_out.is_none() {
         // The library's whole flow: the mail, then the key slip mailed on its own.
         let submitter = Submitter::new(account).map_err(|e| transport_failure(&e))?;
-        let report = submitter.send_secure(&draft, sealer, &options).map_err(|e| transport_failure(&e))?;
+        let report = submitter
+            .send_secure_streaming(&draft, attachments, sealer, &options)
+            .map_err(|e| transport_failure(&e))?;
         print_reply("", &report.message_id, &report.reply);
         for slip in &report.key_slips {
             print_reply("Key slip ", &slip.message_id, &slip.reply);
@@ -167,26 +220,48 @@ pub fn deliver(account: &Account, draft: MailDraft, sealer: Sealer, delivery: &D
         submitter.close();
         return Ok(());
     }
-    let packaged = account.package(&draft, sealer, &options).map_err(|e| transport_failure(&e))?;
-    let mail = &packaged.mail;
-    // The key slip is safe on disk (or printed) before the mail leaves: a mail whose key is lost
-    // would be worse than a slip for a mail that was not sent.
-    if let (Some(path), Some(slip)) = (&delivery.key_slip_out, &mail.key_slip) {
-        write_slip(path, slip)?;
-    }
     match delivery.draft {
         Some((path, force)) => {
             let mut file = AtomicFile::create(path, force, FORCE_HINT)?;
-            file.write_all(&mail.bytes).map_err(|e| Failure::write(path, &e))?;
+            let packaged = account
+                .package_to(&draft, attachments, sealer, &options, &mut file)
+                .map_err(|e| transport_failure(&e))?;
+            // The key slip is safe on disk (or printed) before the mail appears.
+            if let (Some(slip_path), Some(slip)) = (&delivery.key_slip_out, &packaged.mail.key_slip) {
+                write_slip(slip_path, slip)?;
+            }
             file.commit(FORCE_HINT)?;
-            println!("Message-ID: <{}>", mail.message_id);
-            println!("Draft: {} ({} bytes, not sent)", path.display(), mail.size);
+            println!("Message-ID: <{}>", packaged.mail.message_id);
+            println!("Draft: {} ({} bytes, not sent)", path.display(), packaged.mail.size);
             say_sealed(account, delivery, packaged.signer.as_ref(), packaged.encrypted_to_self);
         }
         None => {
+            let mut temp =
+                tempfile::tempfile().map_err(|e| Failure::io("cannot create a temporary file", &e))?;
+            let packaged = {
+                let mut out = io::BufWriter::with_capacity(64 * 1024, &mut temp);
+                let packaged = account
+                    .package_to(&draft, attachments, sealer, &options, &mut out)
+                    .map_err(|e| transport_failure(&e))?;
+                out.flush().map_err(|e| Failure::io("cannot write a temporary file", &e))?;
+                packaged
+            };
+            let mail = &packaged.mail;
+            // The key slip is safe on disk (or printed) before the mail leaves: a mail whose key
+            // is lost would be worse than a slip for a mail that was not sent.
+            if let (Some(path), Some(slip)) = (&delivery.key_slip_out, &mail.key_slip) {
+                write_slip(path, slip)?;
+            }
+            temp.seek(io::SeekFrom::Start(0)).map_err(|e| Failure::io("cannot read a temporary file", &e))?;
             let submitter = Submitter::new(account).map_err(|e| transport_failure(&e))?;
             let reply = submitter
-                .send_raw(&draft.from.address, &draft.smtp_recipients(), &mail.bytes)
+                .send_raw_from(
+                    &draft.from.address,
+                    &draft.smtp_recipients(),
+                    &mut temp,
+                    mail.size,
+                    mail.smtputf8,
+                )
                 .map_err(|e| transport_failure(&e))?;
             print_reply("", &mail.message_id, &reply);
             say_sealed(account, delivery, packaged.signer.as_ref(), packaged.encrypted_to_self);

@@ -21,10 +21,10 @@ use mail_builder::headers::text::Text;
 use mail_builder::mime::{BodyPart, MimePart};
 use zeroize::Zeroizing;
 
-use super::draft::{check_date, check_mailbox, check_message_id};
+use super::draft::{check_attachment, check_date, check_mailbox, check_message_id};
 use super::{
-    DEFAULT_SUBJECT_PLACEHOLDER, ENVELOPE_CONTENT_TYPE, ENVELOPE_ID_HEADER, KEY_SLIP_CONTENT_TYPE,
-    KEY_SLIP_SUBJECT, MailDraft, Mailbox, MimeError,
+    Attachment, DEFAULT_SUBJECT_PLACEHOLDER, ENVELOPE_CONTENT_TYPE, ENVELOPE_ID_HEADER,
+    KEY_SLIP_CONTENT_TYPE, KEY_SLIP_SUBJECT, MailDraft, Mailbox, MimeError,
 };
 use crate::random::{OsRandom, RandomSource};
 use crate::{EnvelopeId, KeySlip, SealError, Sealer};
@@ -154,17 +154,62 @@ pub fn package_with(
     options: &PackageOptions,
     rng: &mut dyn RandomSource,
 ) -> Result<EncryptedMail, MimeError> {
+    let start = start(draft, &[], options, rng)?;
+    let inner = inner_entity(draft, &[], start.date, &start.message_id, rng)?;
+    let sealed = sealer.seal_with(&inner, rng)?;
+    drop(inner);
+    let armored = crate::armor(&sealed.envelope).replace('\n', "\r\n");
+    let bytes = outer_message(draft, options, &start, &sealed.envelope_id, armored.as_bytes(), rng)?;
+    let (smtputf8, message_id) = (start.smtputf8, start.message_id);
+    check_wire(&bytes, smtputf8)?;
+    Ok(EncryptedMail {
+        size: bytes.len(),
+        bytes,
+        message_id,
+        envelope_id: sealed.envelope_id,
+        key_slip: sealed.key_slip,
+        smtputf8,
+    })
+}
+
+/// What every packaging starts from: the draft checked, its date and a new message id.
+pub(super) struct Start {
+    pub(super) smtputf8: bool,
+    pub(super) date: i64,
+    pub(super) message_id: String,
+}
+
+/// Check the draft (and the attachments streamed beside it) and draw the message id: the first
+/// random draw of a packaging, so the in-memory and the streaming packagers draw alike.
+pub(super) fn start(
+    draft: &MailDraft,
+    extra: &[AttachmentView<'_>],
+    options: &PackageOptions,
+    rng: &mut dyn RandomSource,
+) -> Result<Start, MimeError> {
     let smtputf8 = draft.validate()?;
+    for a in extra {
+        check_attachment(a.filename, a.content_type)?;
+    }
     if options.subject_placeholder.chars().any(char::is_control) {
         return Err(MimeError::InvalidDraft("subject placeholder has control characters"));
     }
     let date = check_date(draft.date.unwrap_or(options.date))?;
     let domain = options.message_id_domain.as_deref().unwrap_or_else(|| draft.from.domain());
     let message_id = new_message_id(rng, domain)?;
-    let inner = inner_entity(draft, date, &message_id, rng)?;
-    let sealed = sealer.seal_with(&inner, rng)?;
-    drop(inner);
-    let armored = crate::armor(&sealed.envelope).replace('\n', "\r\n");
+    Ok(Start { smtputf8, date, message_id })
+}
+
+/// The outer `multipart/encrypted` message around `armored` (the armored envelope, CRLF line
+/// endings); draws its boundary. Not yet checked against MIME.md section 3 ([`check_wire`]).
+pub(super) fn outer_message(
+    draft: &MailDraft,
+    options: &PackageOptions,
+    start: &Start,
+    envelope_id: &EnvelopeId,
+    armored: &[u8],
+    rng: &mut dyn RandomSource,
+) -> Result<Vec<u8>, MimeError> {
     let root = MimePart::new(
         ContentType::new("multipart/encrypted")
             .attribute("protocol", ENVELOPE_CONTENT_TYPE)
@@ -174,7 +219,7 @@ pub fn package_with(
                 .header("Content-Type", ContentType::new(ENVELOPE_CONTENT_TYPE))
                 .header("Content-Description", Text::new("esmtp version"))
                 .transfer_encoding("7bit"),
-            MimePart::raw(BodyPart::Binary(Cow::Borrowed(armored.as_bytes())))
+            MimePart::raw(BodyPart::Binary(Cow::Borrowed(armored)))
                 .header(
                     "Content-Type",
                     ContentType::new("application/octet-stream").attribute("name", "encrypted.esmtp"),
@@ -187,7 +232,7 @@ pub fn package_with(
                 .transfer_encoding("7bit"),
         ],
     );
-    let envelope_id = sealed.envelope_id.to_string();
+    let envelope_id = envelope_id.to_string();
     let mut outer = MessageBuilder::new().from(address(&draft.from));
     if !draft.to.is_empty() {
         outer = outer.to(address_list(&draft.to));
@@ -197,20 +242,11 @@ pub fn package_with(
     }
     let outer = outer
         .subject(Text::new(options.subject_placeholder.as_str()))
-        .date(Date::new(date))
-        .message_id(MessageId::new(message_id.as_str()))
+        .date(Date::new(start.date))
+        .message_id(MessageId::new(start.message_id.as_str()))
         .header(ENVELOPE_ID_HEADER, Raw::new(envelope_id.as_str()))
         .body(root);
-    let bytes = write(outer)?;
-    check_wire(&bytes, smtputf8)?;
-    Ok(EncryptedMail {
-        size: bytes.len(),
-        bytes,
-        message_id,
-        envelope_id: sealed.envelope_id,
-        key_slip: sealed.key_slip,
-        smtputf8,
-    })
+    write(outer)
 }
 
 /// Package the key-slip mail for `slip` (MIME.md section 4), to one receiver.
@@ -277,8 +313,9 @@ pub fn key_slip_mail_with(
 }
 
 /// The inner entity (MIME.md section 2); zeroized when dropped, it is the plaintext.
-fn inner_entity(
+pub(super) fn inner_entity(
     draft: &MailDraft,
+    extra: &[AttachmentView<'_>],
     date: i64,
     message_id: &str,
     rng: &mut dyn RandomSource,
@@ -291,19 +328,20 @@ fn inner_entity(
         (Some(t), Some(h)) => Some(multipart("multipart/alternative", vec![t, h], rng)?),
         (one, other) => one.or(other),
     };
-    let mut root = if draft.attachments.is_empty() {
+    let attachments = draft.attachments.iter().map(AttachmentView::of).chain(extra.iter().copied());
+    let mut root = if draft.attachments.is_empty() && extra.is_empty() {
         body.unwrap_or_else(|| text_leaf("text/plain", ""))
     } else {
         let mut parts: Vec<MimePart<'_>> = body.into_iter().collect();
-        for a in &draft.attachments {
+        for a in attachments {
             let mut content_type = ContentType::new(a.content_type.to_ascii_lowercase());
             let mut disposition = ContentType::new("attachment");
             if !a.filename.is_empty() {
-                content_type = content_type.attribute("name", a.filename.as_str());
-                disposition = disposition.attribute("filename", a.filename.as_str());
+                content_type = content_type.attribute("name", a.filename);
+                disposition = disposition.attribute("filename", a.filename);
             }
             parts.push(
-                MimePart::raw(BodyPart::Binary(Cow::Borrowed(&a.data[..])))
+                MimePart::raw(BodyPart::Binary(Cow::Borrowed(a.body)))
                     .header("Content-Type", content_type)
                     .header("Content-Disposition", disposition)
                     .transfer_encoding("binary"),
@@ -335,6 +373,21 @@ fn inner_entity(
         builder = builder.references(MessageId::new_list(draft.references.iter().map(String::as_str)));
     }
     Ok(Zeroizing::new(write(builder.body(root))?))
+}
+
+/// An attachment as the inner entity is built from it: a draft's, or one streamed beside the
+/// draft, whose body is then a placeholder that the streaming packager replaces.
+#[derive(Clone, Copy)]
+pub(super) struct AttachmentView<'a> {
+    pub(super) filename: &'a str,
+    pub(super) content_type: &'a str,
+    pub(super) body: &'a [u8],
+}
+
+impl<'a> AttachmentView<'a> {
+    fn of(a: &'a Attachment) -> Self {
+        AttachmentView { filename: &a.filename, content_type: &a.content_type, body: &a.data }
+    }
 }
 
 /// Text bodies in MIME's canonical form: CRLF line endings (the reader gives back LF).
@@ -416,7 +469,7 @@ fn fold_after_colon(bytes: Vec<u8>) -> Vec<u8> {
 }
 
 /// MIME.md section 3: CRLF only, at most 78 characters a line, 7-bit unless `utf8_headers`.
-fn check_wire(bytes: &[u8], utf8_headers: bool) -> Result<(), MimeError> {
+pub(super) fn check_wire(bytes: &[u8], utf8_headers: bool) -> Result<(), MimeError> {
     let mut in_header = true;
     for line in bytes.split_inclusive(|&b| b == b'\n') {
         let Some(content) = line.strip_suffix(b"\r\n") else {

@@ -223,11 +223,16 @@ impl MailDraft {
             check_message_id(id)?;
         }
         for attachment in &self.attachments {
-            check_text(&attachment.filename, "attachment file name has control characters")?;
-            check_content_type(&attachment.content_type)?;
+            check_attachment(&attachment.filename, &attachment.content_type)?;
         }
         Ok(utf8)
     }
+}
+
+/// An attachment's file name and type, wherever its bytes come from.
+pub(crate) fn check_attachment(filename: &str, content_type: &str) -> Result<(), MimeError> {
+    check_text(filename, "attachment file name has control characters")?;
+    check_content_type(content_type)
 }
 
 /// Message ids are stored and passed without their angle brackets.

@@ -46,6 +46,10 @@ pub enum MimeError {
     /// Opening the envelope failed: wrong key, altered envelope, unknown suite, ...
     #[error(transparent)]
     Open(#[from] OpenError),
+    /// Streaming packaging ([`super::package_to`]) could not read an attachment, an attachment
+    /// gave more or fewer bytes than its declared length, or the mail could not be written.
+    #[error("reading an attachment or writing the mail failed")]
+    Io(#[source] std::io::Error),
 }
 
 impl From<ParseKeyError> for MimeError {

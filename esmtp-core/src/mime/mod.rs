@@ -24,6 +24,13 @@
 //! - Inside the envelope, text is `8bit` and attachments are `binary`: only the outer layer is
 //!   base64, so a mail is about 1.37 times its attachments.
 //!
+//! ## Large attachments
+//!
+//! [`package_to`] writes the same mail as [`package`] into any `Write` while it reads the
+//! attachments ([`AttachmentSource`]: a reader and its length), so a 100 MiB file is sealed,
+//! armored and laid out in a few 64 KiB chunks of memory. Given the same random numbers both
+//! make the same bytes: one layout code, with placeholders where the streamed parts go.
+//!
 //! ## Reading (MIME.md section 5)
 //!
 //! [`read_mail`] recognises the `multipart/encrypted` form, key-slip mails, and an armored block
@@ -58,6 +65,7 @@ mod draft;
 mod error;
 mod limits;
 mod read;
+mod stream;
 
 pub use build::{EncryptedMail, KeySlipMail, PackageOptions, key_slip_mail, package};
 #[doc(hidden)]
@@ -69,6 +77,9 @@ pub use read::{
     EnvelopeForm, MailHeaders, MailKind, OpenedMail, PlainMail, ReadMail, ReceivedKeySlip, classify,
     extract_armor, read_mail,
 };
+#[doc(hidden)]
+pub use stream::package_to_with;
+pub use stream::{AttachmentSource, StreamedMail, package_to};
 
 /// The `protocol` of the outer `multipart/encrypted` and the type of its version part.
 pub const ENVELOPE_CONTENT_TYPE: &str = "application/vnd.esmtp.envelope";

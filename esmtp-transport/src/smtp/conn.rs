@@ -146,6 +146,62 @@ fn ehlo(wire: &mut Wire) -> Result<Capabilities> {
     Ok(Capabilities::parse(reply.lines.iter().map(String::as_str)))
 }
 
+/// Dot-stuffing (RFC 5321 section 4.5.2) across pieces of a message: a line that starts with
+/// `.` gets another in front; the state carries over from one piece to the next.
+#[derive(Clone, Copy)]
+struct DotStuffer {
+    line_start: bool,
+    previous: u8,
+    /// The last two bytes seen, to end the message with CRLF before the final dot.
+    last_two: [u8; 2],
+}
+
+impl Default for DotStuffer {
+    fn default() -> Self {
+        DotStuffer { line_start: true, previous: 0, last_two: [0; 2] }
+    }
+}
+
+impl DotStuffer {
+    fn stuff(&mut self, piece: &[u8], out: &mut Vec<u8>) {
+        for &b in piece {
+            if self.line_start && b == b'.' {
+                out.push(b'.');
+            }
+            out.push(b);
+            self.line_start = self.previous == b'\r' && b == b'\n';
+            self.previous = b;
+            self.last_two = [self.last_two[1], b];
+        }
+    }
+
+    /// The end of data: CRLF if the message did not end with one, then `.` CRLF.
+    fn end(&self, out: &mut Vec<u8>) {
+        if self.last_two != *b"\r\n" {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+    }
+}
+
+/// One read of the local message, retried when interrupted.
+fn read_some(message: &mut dyn Read, buf: &mut [u8]) -> Result<usize> {
+    loop {
+        match message.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            result => {
+                return result.map_err(|e| {
+                    Error::new(ErrorKind::Io, "reading the message to send failed").with_source(e)
+                });
+            }
+        }
+    }
+}
+
+fn local_read(what: &'static str) -> Error {
+    Error::new(ErrorKind::Io, what)
+}
+
 /// An SMTP session after EHLO (over TLS unless the caller supplied the stream).
 pub(crate) struct SmtpConn {
     wire: Wire,
@@ -256,28 +312,36 @@ impl SmtpConn {
     /// Upload the message after DATA's 354: dot-stuffed (RFC 5321 section 4.5.2), ended by
     /// CRLF . CRLF, within a deadline grown by its size; returns the final reply.
     pub(crate) fn data(&mut self, message: &[u8]) -> Result<Reply> {
+        self.data_from(&mut &message[..], message.len() as u64)
+    }
+
+    /// [`SmtpConn::data`] for a message read from `message` as it is sent, in pieces of
+    /// [`DATA_CHUNK`]: exactly `size` bytes. A reader that fails, or gives more or fewer bytes,
+    /// ends the session before the final dot, so the server discards what it got.
+    pub(crate) fn data_from(&mut self, message: &mut dyn Read, size: u64) -> Result<Reply> {
         let during = "the message upload";
-        self.wire.control().begin_transfer(message.len() as u64, DEFAULT_BUDGET);
+        self.wire.control().begin_transfer(size, DEFAULT_BUDGET);
         let result = (|| {
-            let mut out = Vec::with_capacity(DATA_CHUNK + 1024);
-            let mut line_start = true;
-            let mut previous = 0u8;
-            for &b in message {
-                if line_start && b == b'.' {
-                    out.push(b'.');
+            let mut input = vec![0u8; DATA_CHUNK];
+            let mut out = Vec::with_capacity(DATA_CHUNK + DATA_CHUNK / 2);
+            let mut stuffer = DotStuffer::default();
+            let mut left = size;
+            while left > 0 {
+                let want = input.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                let n = read_some(message, &mut input[..want])?;
+                if n == 0 {
+                    return Err(local_read("the message is shorter than its size"));
                 }
-                out.push(b);
-                line_start = previous == b'\r' && b == b'\n';
-                previous = b;
-                if out.len() >= DATA_CHUNK {
-                    self.wire.write_all(&out, during)?;
-                    out.clear();
-                }
+                out.clear();
+                stuffer.stuff(&input[..n], &mut out);
+                self.wire.write_all(&out, during)?;
+                left -= n as u64;
             }
-            if !message.ends_with(b"\r\n") {
-                out.extend_from_slice(b"\r\n");
+            if read_some(message, &mut input[..1])? != 0 {
+                return Err(local_read("the message is longer than its size"));
             }
-            out.extend_from_slice(b".\r\n");
+            out.clear();
+            stuffer.end(&mut out);
             self.wire.write_all(&out, during)?;
             // From here on the server has the whole message and may queue it before we hear so.
             read_reply(&mut self.wire, "the reply to the message upload").map_err(|e| {
@@ -343,6 +407,32 @@ mod tests {
         assert_eq!(refused(&reply(451, "later"), "DATA").kind(), ErrorKind::Transient);
         assert_eq!(refused(&reply(552, "5.3.4 too big"), "DATA").kind(), ErrorKind::TooLarge);
         assert_eq!(refused(&reply(535, "5.7.8 no"), "AUTH").kind(), ErrorKind::Auth);
+    }
+
+    #[test]
+    fn dot_stuffing_carries_over_between_pieces() {
+        let message = b"a\r\n.b\r\n..c\r\nd.\r\n.";
+        let whole = {
+            let mut s = DotStuffer::default();
+            let mut out = Vec::new();
+            s.stuff(message, &mut out);
+            s.end(&mut out);
+            out
+        };
+        assert_eq!(whole, b"a\r\n..b\r\n...c\r\nd.\r\n..\r\n.\r\n");
+        for cut in 0..message.len() {
+            let mut s = DotStuffer::default();
+            let mut out = Vec::new();
+            s.stuff(&message[..cut], &mut out);
+            s.stuff(&message[cut..], &mut out);
+            s.end(&mut out);
+            assert_eq!(out, whole, "cut at {cut}");
+        }
+        let mut out = Vec::new();
+        let mut s = DotStuffer::default();
+        s.stuff(b".x\r\n", &mut out);
+        s.end(&mut out);
+        assert_eq!(out, b"..x\r\n.\r\n");
     }
 
     #[test]

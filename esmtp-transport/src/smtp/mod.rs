@@ -7,6 +7,7 @@
 mod conn;
 pub(crate) mod reply;
 mod secure;
+mod streaming;
 mod stub;
 
 use std::io::{Read, Write};
@@ -14,7 +15,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use esmtp_core::Sealer;
-use esmtp_core::mime::MailDraft;
+use esmtp_core::mime::{AttachmentSource, MailDraft};
 use lettre::Address;
 use lettre::transport::smtp::commands::{Data, Mail, Noop, Rcpt, Rset};
 use lettre::transport::smtp::extension::{MailBodyParameter, MailParameter};
@@ -26,6 +27,7 @@ use crate::sasl;
 use conn::SmtpConn;
 pub use reply::{Capabilities, SubmitReply};
 pub use secure::{KeySlipDelivery, PackagedMail, Retry, SendOptions, SendReport};
+pub use streaming::StreamedPackage;
 pub use stub::{StubSubmitter, SubmittedMail};
 
 /// Submits mail: [`Submitter`] over SMTP, [`StubSubmitter`] in memory (for testing code that
@@ -37,6 +39,31 @@ pub trait Submit: Send + Sync {
     /// # Errors
     /// See [`ErrorKind`].
     fn send_raw(&self, from: &str, recipients: &[String], message: &[u8]) -> Result<SubmitReply>;
+
+    /// [`Submit::send_raw`] for a message read as it is sent, so it need not be held in memory
+    /// (a mail packaged into a file): `message` yields exactly `size` bytes, which are checked
+    /// against the server's SIZE before anything is sent. `eight_bit` says whether any byte of
+    /// it may be above 127 (then 8BITMIME is asked for, as `send_raw` does when it sees one).
+    /// A reader that fails or yields another length fails with [`ErrorKind::Io`], and the
+    /// server discards the partial upload.
+    ///
+    /// The default reads the message into memory (at most `size` bytes) and calls
+    /// [`Submit::send_raw`]; [`Submitter`] streams it.
+    ///
+    /// # Errors
+    /// As [`Submit::send_raw`], and [`ErrorKind::Io`].
+    fn send_raw_from(
+        &self,
+        from: &str,
+        recipients: &[String],
+        message: &mut dyn Read,
+        size: u64,
+        eight_bit: bool,
+    ) -> Result<SubmitReply> {
+        let _ = eight_bit;
+        let message = read_exactly(message, size)?;
+        self.send_raw(from, recipients, &message)
+    }
 
     /// The account whose sending rules [`Submit::send_secure`] applies: the allowed `From`
     /// addresses, the signature and encrypt-to-self (see [`Account::package`]). `None` (the
@@ -84,6 +111,76 @@ pub trait Submit: Send + Sync {
     /// says so and names the envelope's Message-ID, so the caller can resend the slip.
     fn send_secure(&self, draft: &MailDraft, sealer: Sealer, options: &SendOptions) -> Result<SendReport> {
         secure::send_secure(self, draft, sealer, options)
+    }
+
+    /// [`Submit::send_secure`] in bounded memory, with `attachments` read while the mail is
+    /// packaged (after the draft's own, as [`esmtp_core::mime::package_to`] says): the mail is
+    /// packaged once into an unnamed temporary file (it holds only the encrypted mail) and sent
+    /// from there with [`Submit::send_raw_from`], so its exact size is known before DATA and
+    /// every retry sends the same bytes. Memory stays at a few chunks whatever the attachments'
+    /// sizes; the temporary file takes the mail's size on disk (in `TMPDIR`) until the call
+    /// returns.
+    ///
+    /// ```
+    /// use esmtp_core::mime::{AttachmentSource, MailDraft, Mailbox};
+    /// use esmtp_core::{Sealer, X25519Identity};
+    /// use esmtp_transport::{SendOptions, StubSubmitter, Submit};
+    ///
+    /// let bob = X25519Identity::generate()?;
+    /// let draft = MailDraft::new(Mailbox::new("alice@example.org")).to(Mailbox::new("bob@example.org"));
+    /// let file = vec![0u8; 300_000]; // or a std::fs::File and its length
+    /// let attachment = AttachmentSource::new("big.bin", "application/octet-stream", 300_000, &file[..]);
+    /// let stub = StubSubmitter::new();
+    /// let report = stub.send_secure_streaming(&draft, vec![attachment], Sealer::new().recipient(bob.to_public()), &SendOptions::default())?;
+    /// assert_eq!(stub.sent()[0].message.len(), report.size);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Submit::send_secure`], and [`ErrorKind::Io`] when an attachment cannot be read or
+    /// changed its length, or the temporary file cannot be written.
+    fn send_secure_streaming(
+        &self,
+        draft: &MailDraft,
+        attachments: Vec<AttachmentSource<'_>>,
+        sealer: Sealer,
+        options: &SendOptions,
+    ) -> Result<SendReport> {
+        streaming::send_secure_streaming(self, draft, attachments, sealer, options)
+    }
+}
+
+/// Read exactly `size` bytes of a message into memory.
+fn read_exactly(message: &mut dyn Read, size: u64) -> Result<Vec<u8>> {
+    let io = |e| Error::new(ErrorKind::Io, "reading the message to send failed").with_source(e);
+    // Grown as the bytes come, not reserved from `size`: a wrong size must not allocate.
+    let mut bytes = Vec::new();
+    message.take(size.saturating_add(1)).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 != size {
+        return Err(Error::new(ErrorKind::Io, "the message has another length than its size"));
+    }
+    Ok(bytes)
+}
+
+/// A message to upload: in memory, or read as it is sent.
+enum Body<'a> {
+    Bytes(&'a [u8]),
+    Reader { reader: &'a mut dyn Read, size: u64, eight_bit: bool },
+}
+
+impl Body<'_> {
+    fn size(&self) -> u64 {
+        match self {
+            Body::Bytes(bytes) => bytes.len() as u64,
+            Body::Reader { size, .. } => *size,
+        }
+    }
+
+    fn eight_bit(&self) -> bool {
+        match self {
+            Body::Bytes(bytes) => !bytes.is_ascii(),
+            Body::Reader { eight_bit, .. } => *eight_bit,
+        }
     }
 }
 
@@ -266,6 +363,24 @@ impl Submit for Submitter {
     /// [`ErrorKind::TooLarge`] and [`ErrorKind::Unsupported`] come before MAIL FROM, so
     /// nothing was sent.
     fn send_raw(&self, from: &str, recipients: &[String], message: &[u8]) -> Result<SubmitReply> {
+        self.submit(from, recipients, Body::Bytes(message))
+    }
+
+    /// As [`Submitter::send_raw`], reading the message as it is uploaded.
+    fn send_raw_from(
+        &self,
+        from: &str,
+        recipients: &[String],
+        message: &mut dyn Read,
+        size: u64,
+        eight_bit: bool,
+    ) -> Result<SubmitReply> {
+        self.submit(from, recipients, Body::Reader { reader: message, size, eight_bit })
+    }
+}
+
+impl Submitter {
+    fn submit(&self, from: &str, recipients: &[String], mut message: Body<'_>) -> Result<SubmitReply> {
         if !self.account.may_send_as(from) {
             return Err(secure::from_not_allowed(from));
         }
@@ -282,11 +397,11 @@ impl Submit for Submitter {
         let mut guard = self.session.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let session = self.session(&mut guard)?;
         if let Some(limit) = session.caps.size.filter(|l| *l > 0)
-            && message.len() as u64 > limit
+            && message.size() > limit
         {
             return Err(Error::new(
                 ErrorKind::TooLarge,
-                format!("the message has {} bytes, the server takes at most {limit}", message.len()),
+                format!("the message has {} bytes, the server takes at most {limit}", message.size()),
             ));
         }
         if non_ascii && !session.caps.smtputf8 {
@@ -295,7 +410,7 @@ impl Submit for Submitter {
                 "a non-ASCII address needs SMTPUTF8, which the server does not offer",
             ));
         }
-        let eight_bit = !message.is_ascii();
+        let eight_bit = message.eight_bit();
         if eight_bit && !session.caps.eight_bit_mime {
             return Err(Error::new(
                 ErrorKind::Unsupported,
@@ -304,7 +419,8 @@ impl Submit for Submitter {
         }
         let mut params = Vec::new();
         if session.caps.size.is_some() {
-            params.push(MailParameter::Size(message.len()));
+            // A size beyond usize cannot have passed the SIZE check above.
+            params.push(MailParameter::Size(usize::try_from(message.size()).unwrap_or(usize::MAX)));
         }
         if non_ascii {
             params.push(MailParameter::SmtpUtfEight);
@@ -312,7 +428,7 @@ impl Submit for Submitter {
         if eight_bit {
             params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
         }
-        let result = transaction(session, from_addr, rcpts, params, message);
+        let result = transaction(session, from_addr, rcpts, params, &mut message);
         // Leave a clean session for the next mail, or none at all.
         if result.is_err() && (session.is_broken() || session.lettre(Rset, "RSET").is_err()) {
             guard.take();
@@ -326,14 +442,17 @@ fn transaction(
     from: Address,
     rcpts: Vec<Address>,
     params: Vec<MailParameter>,
-    message: &[u8],
+    message: &mut Body<'_>,
 ) -> Result<SubmitReply> {
     conn.lettre(Mail::new(Some(from), params), "MAIL FROM")?;
     for rcpt in rcpts {
         conn.lettre(Rcpt::new(rcpt, vec![]), "RCPT TO")?;
     }
     conn.lettre(Data, "DATA")?;
-    let reply = conn.data(message)?;
+    let reply = match message {
+        Body::Bytes(bytes) => conn.data(bytes)?,
+        Body::Reader { reader, size, .. } => conn.data_from(&mut **reader, *size)?,
+    };
     Ok(SubmitReply::from_lines(reply.code, reply.lines.iter().map(String::as_str)))
 }
 

@@ -6,7 +6,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use esmtp_core::mime::{self, EncryptedMail, MailDraft, Mailbox, PackageOptions};
-use esmtp_core::{EnvelopeId, SealError, Sealer, X25519Recipient};
+use esmtp_core::{EnvelopeId, KeySlip, SealError, Sealer, X25519Recipient};
 
 use super::{Submit, SubmitReply};
 use crate::account::Account;
@@ -98,14 +98,22 @@ fn submit<S: Submit + ?Sized>(
     message: &[u8],
     retry: Retry,
 ) -> Result<SubmitReply> {
+    with_retry(retry, || submitter.send_raw(from, recipients, message))
+}
+
+/// Run `attempt` until it succeeds, fails for good, or the attempts run out.
+pub(super) fn with_retry(
+    retry: Retry,
+    mut attempt: impl FnMut() -> Result<SubmitReply>,
+) -> Result<SubmitReply> {
     let mut wait = retry.delay.min(Retry::MAX_DELAY);
-    let mut attempt = 1;
+    let mut tried = 1;
     loop {
-        match submitter.send_raw(from, recipients, message) {
-            Err(e) if e.is_transient() && attempt < retry.attempts => {
+        match attempt() {
+            Err(e) if e.is_transient() && tried < retry.attempts => {
                 std::thread::sleep(wait);
                 wait = wait.saturating_mul(2).min(Retry::MAX_DELAY);
-                attempt += 1;
+                tried += 1;
             }
             result => return result,
         }
@@ -163,17 +171,30 @@ impl PackagedMail {
     /// # Errors
     /// [`ErrorKind::InvalidDraft`] when `to` is not an address.
     pub fn key_slip_mail(&self, from: &Mailbox, to: &str) -> Result<Option<mime::KeySlipMail>> {
-        let Some(slip) = &self.mail.key_slip else { return Ok(None) };
-        mime::key_slip_mail(slip, from, &Mailbox::new(to), self.date).map(Some).map_err(packaging)
+        key_slip_mail(self.mail.key_slip.as_ref(), from, to, self.date)
     }
 }
 
-fn now() -> i64 {
+/// The key-slip mail of `slip` for `to`, dated `date`.
+pub(super) fn key_slip_mail(
+    slip: Option<&KeySlip>,
+    from: &Mailbox,
+    to: &str,
+    date: i64,
+) -> Result<Option<mime::KeySlipMail>> {
+    let Some(slip) = slip else { return Ok(None) };
+    mime::key_slip_mail(slip, from, &Mailbox::new(to), date).map(Some).map_err(packaging)
+}
+
+pub(super) fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
-fn packaging(e: mime::MimeError) -> Error {
+pub(super) fn packaging(e: mime::MimeError) -> Error {
     match e {
+        mime::MimeError::Io(_) => {
+            Error::new(ErrorKind::Io, "reading an attachment or writing the packaged mail failed")
+        }
         mime::MimeError::InvalidDraft(_) => {
             Error::new(ErrorKind::InvalidDraft, "the draft cannot be packaged as a mail")
         }
@@ -232,6 +253,21 @@ impl Account {
     /// [`ErrorKind::FromNotAllowed`], [`ErrorKind::InvalidDraft`] when the draft cannot be
     /// packaged, [`ErrorKind::Encryption`] when sealing fails (also: no recipient).
     pub fn package(&self, draft: &MailDraft, sealer: Sealer, options: &SendOptions) -> Result<PackagedMail> {
+        let rules = self.sending_rules(draft, sealer, options)?;
+        let mut packaged = package_as_is(draft, &rules.sealer, options)?;
+        packaged.signer = rules.signer;
+        packaged.encrypted_to_self = rules.to_self;
+        Ok(packaged)
+    }
+
+    /// The sealer as the account sends: the `From` checked, signed and sealed to the sender as
+    /// [`Account::package`] says.
+    pub(super) fn sending_rules(
+        &self,
+        draft: &MailDraft,
+        sealer: Sealer,
+        options: &SendOptions,
+    ) -> Result<Rules> {
         if !self.may_send_as(&draft.from.address) {
             return Err(from_not_allowed(&draft.from.address));
         }
@@ -253,24 +289,46 @@ impl Account {
                 to_self = true;
             }
         }
-        let mut packaged = package_as_is(draft, &sealer, options)?;
-        packaged.signer = signer;
-        packaged.encrypted_to_self = to_self;
-        Ok(packaged)
+        Ok(Rules { sealer, signer, to_self })
     }
 }
 
-/// Package with the sealer as given: no account, so no sender rules.
-fn package_as_is(draft: &MailDraft, sealer: &Sealer, options: &SendOptions) -> Result<PackagedMail> {
-    // The core has no clock: a draft without a date is dated now.
-    let date = draft.date.unwrap_or_else(now);
-    let mut package = PackageOptions::new(date);
+/// A sealer under an account's sending rules, and what they added.
+pub(super) struct Rules {
+    pub(super) sealer: Sealer,
+    pub(super) signer: Option<X25519Recipient>,
+    pub(super) to_self: bool,
+}
+
+/// The sealer for a submitter: under its account's rules when it has one, else as given.
+pub(super) fn rules_for<S: Submit + ?Sized>(
+    submitter: &S,
+    draft: &MailDraft,
+    sealer: Sealer,
+    options: &SendOptions,
+) -> Result<Rules> {
+    match submitter.account() {
+        Some(account) => account.sending_rules(draft, sealer, options),
+        None => Ok(Rules { sealer, signer: None, to_self: false }),
+    }
+}
+
+/// The core's packaging options for `draft`: dated now when it has no date (the core has no
+/// clock), with the placeholder subject and message id domain of `options`.
+pub(super) fn package_options(draft: &MailDraft, options: &SendOptions) -> PackageOptions {
+    let mut package = PackageOptions::new(draft.date.unwrap_or_else(now));
     if let Some(subject) = &options.subject_placeholder {
         package.subject_placeholder = subject.clone();
     }
     package.message_id_domain = options.message_id_domain.clone();
+    package
+}
+
+/// Package with the sealer as given: no account, so no sender rules.
+fn package_as_is(draft: &MailDraft, sealer: &Sealer, options: &SendOptions) -> Result<PackagedMail> {
+    let package = package_options(draft, options);
     let mail = mime::package(draft, sealer, &package).map_err(packaging)?;
-    Ok(PackagedMail { mail, date, signer: None, encrypted_to_self: false })
+    Ok(PackagedMail { mail, date: package.date, signer: None, encrypted_to_self: false })
 }
 
 /// [`Submit::send_secure`], for every submitter: under its account's rules when it has one
@@ -281,42 +339,56 @@ pub(super) fn send_secure<S: Submit + ?Sized>(
     sealer: Sealer,
     options: &SendOptions,
 ) -> Result<SendReport> {
-    let packaged = match submitter.account() {
-        Some(account) => account.package(draft, sealer, options)?,
-        None => package_as_is(draft, &sealer, options)?,
-    };
+    let rules = rules_for(submitter, draft, sealer, options)?;
+    let packaged = package_as_is(draft, &rules.sealer, options)?;
     let mail = &packaged.mail;
-    let from = draft.from.address.clone();
-    let reply = submit(submitter, &from, &draft.smtp_recipients(), &mail.bytes, options.retry)?;
+    let reply = submit(submitter, &draft.from.address, &draft.smtp_recipients(), &mail.bytes, options.retry)?;
     let mut report = SendReport {
         message_id: mail.message_id.clone(),
         envelope_id: mail.envelope_id,
         size: mail.size,
         reply,
         key_slips: Vec::new(),
-        signer: packaged.signer.clone(),
-        encrypted_to_self: packaged.encrypted_to_self,
+        signer: rules.signer,
+        encrypted_to_self: rules.to_self,
     };
-    if mail.key_slip.is_none() {
-        return Ok(report);
+    report.key_slips =
+        send_key_slips(submitter, draft, &report.message_id, mail.key_slip.as_ref(), packaged.date, options)?;
+    Ok(report)
+}
+
+/// Once the encrypted mail `message_id` went out: its key slip, when it has one, as a mail of
+/// its own to each recipient or to [`SendOptions::key_slip_to`].
+pub(super) fn send_key_slips<S: Submit + ?Sized>(
+    submitter: &S,
+    draft: &MailDraft,
+    message_id: &str,
+    slip: Option<&KeySlip>,
+    date: i64,
+    options: &SendOptions,
+) -> Result<Vec<KeySlipDelivery>> {
+    let mut deliveries = Vec::new();
+    if slip.is_none() {
+        return Ok(deliveries);
     }
     let destinations = match &options.key_slip_to {
         Some(address) => vec![address.clone()],
         None => draft.smtp_recipients(),
     };
+    let from = &draft.from.address;
     for to in destinations {
-        let Some(slip_mail) = packaged.key_slip_mail(&draft.from, &to)? else { break };
-        let reply = submit(submitter, &from, std::slice::from_ref(&to), &slip_mail.bytes, options.retry)
+        let Some(slip_mail) = key_slip_mail(slip, &draft.from, &to, date)? else { break };
+        let reply = submit(submitter, from, std::slice::from_ref(&to), &slip_mail.bytes, options.retry)
             .map_err(|e| {
                 let kind = e.kind();
                 e.context(
                     kind,
-                    format!("the encrypted mail <{}> was sent, but its key slip was not", mail.message_id),
+                    format!("the encrypted mail <{message_id}> was sent, but its key slip was not"),
                 )
             })?;
-        report.key_slips.push(KeySlipDelivery { to, message_id: slip_mail.message_id, reply });
+        deliveries.push(KeySlipDelivery { to, message_id: slip_mail.message_id, reply });
     }
-    Ok(report)
+    Ok(deliveries)
 }
 
 #[cfg(test)]
@@ -364,6 +436,21 @@ mod tests {
         assert_eq!(seen.len(), 4);
         assert!(seen[0] == seen[1] && seen[1] == seen[2]);
         assert_ne!(seen[2], seen[3]);
+        assert_eq!(report.key_slips.len(), 1);
+    }
+
+    #[test]
+    fn a_streamed_mail_is_retried_with_the_same_bytes() {
+        let flaky = Flaky { failures: 2, kind: ErrorKind::Connection, seen: Mutex::default() };
+        let data = vec![5u8; 100_000];
+        let source = mime::AttachmentSource::new("a.bin", "application/octet-stream", 100_000, &data[..]);
+        let report = flaky
+            .send_secure_streaming(&draft(), vec![source], Sealer::new().key_slip(), &options(3))
+            .unwrap();
+        let seen = flaky.seen.lock().unwrap();
+        assert_eq!(seen.len(), 4, "three attempts for the mail, then the key slip");
+        assert!(seen[0] == seen[1] && seen[1] == seen[2]);
+        assert_eq!(seen[0].len(), report.size);
         assert_eq!(report.key_slips.len(), 1);
     }
 

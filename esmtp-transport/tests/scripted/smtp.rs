@@ -242,3 +242,83 @@ fn endless_auth_challenges_end_the_exchange() {
     assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
     trace.assert_hides(token);
 }
+
+#[test]
+fn a_streamed_mail_arrives_as_packaged_and_a_short_reader_ends_the_session_before_the_dot() {
+    let attachment: Vec<u8> = (0..300_000u32).map(|i| (i * 13 % 256) as u8).collect();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server = Server::once(move |peer| {
+        hello(peer);
+        auth_plain(peer);
+        tx.send(transaction(peer, &["bob@example.test"], "E1")).unwrap();
+        // A reader that ends early: the upload stops without the final dot.
+        peer.expect("NOOP");
+        peer.send("250 2.0.0 Ok\r\n");
+        peer.expect("MAIL FROM:");
+        peer.send("250 2.1.0 Ok\r\n");
+        peer.expect("RCPT TO:");
+        peer.send("250 2.1.5 Ok\r\n");
+        peer.expect("DATA");
+        peer.send("354 go ahead\r\n");
+        let mut rest = Vec::new();
+        while let Some(line) = peer.next_line() {
+            assert_ne!(line, ".", "the message must not be ended");
+            rest.push(line);
+        }
+    });
+    let bob = esmtp_core::X25519Identity::generate().unwrap();
+    let submitter = Submitter::from_stream(&account().build().unwrap(), server.connect());
+    let draft = MailDraft::new(Mailbox::new(USER)).to(Mailbox::new("bob@example.test")).text("see attached");
+    let source = mime::AttachmentSource::new(
+        "data.bin",
+        "application/octet-stream",
+        attachment.len() as u64,
+        &attachment[..],
+    );
+    let sealer = Sealer::new().recipient(bob.to_public());
+    let report =
+        submitter.send_secure_streaming(&draft, vec![source], sealer, &SendOptions::default()).unwrap();
+    let received = rx.recv().unwrap();
+    assert_eq!(received.len(), report.size, "the bytes arrive as packaged, dot-stuffing undone");
+    let Ok(ReadMail::Encrypted(opened)) =
+        mime::read_mail(&received, &Opener::new().identity(bob), &mime::Limits::default())
+    else {
+        panic!("not an encrypted mail")
+    };
+    assert!(opened.attachments[0].data == attachment);
+
+    let err = submitter
+        .send_raw_from(
+            USER,
+            &["bob@example.test".into()],
+            &mut &b"Subject: x\r\n\r\nshort\r\n"[..],
+            1000,
+            false,
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    drop(submitter);
+    server.join();
+}
+
+#[test]
+fn a_streamed_mail_above_size_is_refused_before_mail_from() {
+    let server = Server::once(|peer| {
+        peer.send("220 ready\r\n");
+        peer.expect("EHLO");
+        peer.send("250-mail.example.test\r\n250-SIZE 100000\r\n250 AUTH PLAIN\r\n");
+        auth_plain(peer);
+        let next = peer.next_line();
+        assert!(matches!(next.as_deref(), None | Some("RSET") | Some("QUIT")), "{next:?}");
+    });
+    let submitter = Submitter::from_stream(&account().build().unwrap(), server.connect());
+    let draft = MailDraft::new(Mailbox::new(USER)).to(Mailbox::new("bob@example.test"));
+    let big = vec![0u8; 100_000];
+    let source = mime::AttachmentSource::new("big.bin", "application/octet-stream", 100_000, &big[..]);
+    let err = submitter
+        .send_secure_streaming(&draft, vec![source], Sealer::new().key_slip(), &SendOptions::default())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::TooLarge, "{err}");
+    drop(submitter);
+    server.join();
+}

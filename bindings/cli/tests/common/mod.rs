@@ -1,9 +1,13 @@
 //! Helpers shared by the integration tests: they all run the real `esmtp` binary.
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::process::Child;
+use std::time::Duration;
 
 use assert_cmd::Command;
+use esmtp_core::hash::Hasher;
 use tempfile::TempDir;
 
 /// The `esmtp` binary with a clean environment for the variables the tests set.
@@ -94,4 +98,50 @@ pub fn assert_clean_error(out: &std::process::Output) {
     assert!(!stderr.contains("RUST_BACKTRACE"), "backtrace: {stderr}");
     assert!(!stderr.contains(" { "), "Debug dump: {stderr}");
     assert!(stderr.lines().any(|l| l.starts_with("esmtp: error: ")), "no error line: {stderr}");
+}
+
+/// Peak resident set of a running child in KiB; `None` once it has exited.
+pub fn vm_hwm(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Wait for `child`, polling its peak memory; returns (success, peak KiB, stderr).
+pub fn watch(mut child: Child) -> (bool, u64, Vec<u8>) {
+    let mut stderr = child.stderr.take().expect("stderr piped");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    let mut peak = 0;
+    let status = loop {
+        if let Some(kib) = vm_hwm(child.id()) {
+            peak = peak.max(kib);
+        }
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    (status.success(), peak, reader.join().expect("stderr reader"))
+}
+
+/// Deterministic, incompressible-looking bytes (xorshift64*), generated on the fly.
+pub fn generate(out: &mut dyn Write, mut len: u64, hasher: &mut Hasher) {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut block = vec![0u8; 1 << 20];
+    while len > 0 {
+        for word in block.chunks_exact_mut(8) {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            word.copy_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+        }
+        let n = len.min(block.len() as u64) as usize;
+        hasher.update(&block[..n]);
+        out.write_all(&block[..n]).expect("the child reads its input");
+        len -= n as u64;
+    }
 }

@@ -68,7 +68,13 @@ pub(crate) fn seal(
             scratch.zeroize();
         }
     };
-    parallel::run(jobs, threads, |(i, plain, out)| cipher.seal_chunk_into(*i, false, plain, out), prelude, |_| {});
+    parallel::run(
+        jobs,
+        threads,
+        |(i, plain, out)| cipher.seal_chunk_into(*i, false, plain, out),
+        prelude,
+        |_| {},
+    );
     envelope
 }
 
@@ -159,7 +165,8 @@ pub(crate) fn open(
     // up to 8 bytes less.
     let slack = if suite == Suite::LegacyDesCbcMd5 { 8 } else { 0 };
     let surely_message = room_total.saturating_sub(prefix.hold_back + slack);
-    let mut hashes = Hashes { md5: suite.carries_digest().then(Md5::new), transcript: prefix.transcript, hashed: 0 };
+    let mut hashes =
+        Hashes { md5: suite.carries_digest().then(Md5::new), transcript: prefix.transcript, hashed: 0 };
     hashes.update(&head_out[..head_out.len().min(surely_message)]);
 
     let mut jobs = Vec::with_capacity(chunks - 1);
@@ -219,4 +226,3 @@ pub(crate) fn open(
     plain.truncate(body_end);
     Ok(Opened::new(plain, suite, context.id, prefix.signature, carried_md5))
 }
-

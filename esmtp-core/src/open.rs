@@ -13,9 +13,9 @@ use crate::error::OpenError;
 use crate::framing::{self, Signature, Transcript};
 use crate::header::Header;
 use crate::key::{EnvelopeId, MessageKey};
-use crate::recipient::Identity;
 use crate::oneshot;
 use crate::parallel;
+use crate::recipient::Identity;
 use crate::suite::{CHUNK_SIZE, ChunkCipher, Suite, TAG_LEN};
 use crate::x25519::X25519Recipient;
 
@@ -279,7 +279,8 @@ pub(crate) fn read_prefix(suite: Suite, chunk0: &[u8], context: &Context<'_>) ->
     }
     let signed = len > 1;
     let (signature, transcript) = if signed {
-        let signer = X25519Recipient::from_signer_bytes(&chunk0[1..len]).map_err(|_| OpenError::BadSignature)?;
+        let signer =
+            X25519Recipient::from_signer_bytes(&chunk0[1..len]).map_err(|_| OpenError::BadSignature)?;
         let mut transcript = Transcript::new(context.header_sha512);
         transcript.update(&chunk0[..len]);
         (Signature::Signed { signer }, Some(transcript))
@@ -483,7 +484,8 @@ impl<R: Read> OpenReader<R> {
         if needed > self.plain.capacity() {
             // Grown by hand, as a reallocation would leave the old bytes behind unwiped; at most
             // to a batch and the held-back bytes.
-            let mut grown = Zeroizing::new(Vec::with_capacity(needed.max(self.batch_chunks * CHUNK_SIZE + 128)));
+            let mut grown =
+                Zeroizing::new(Vec::with_capacity(needed.max(self.batch_chunks * CHUNK_SIZE + 128)));
             grown.extend_from_slice(&self.plain);
             self.plain = grown;
         }

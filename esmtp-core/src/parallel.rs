@@ -60,7 +60,8 @@ pub(crate) fn run<J: Send>(
     prelude: impl FnOnce(),
     mut in_order: impl FnMut(&mut J),
 ) -> Vec<J> {
-    let slots: Vec<Mutex<Slot<J>>> = jobs.into_iter().map(|job| Mutex::new(Slot { job, done: false })).collect();
+    let slots: Vec<Mutex<Slot<J>>> =
+        jobs.into_iter().map(|job| Mutex::new(Slot { job, done: false })).collect();
     let count = slots.len();
     let next = AtomicUsize::new(0);
     // Claim the next job and do it; false when none is left to claim.
@@ -121,7 +122,8 @@ mod tests {
                 let jobs: Vec<(usize, u32)> = (0..count).map(|i| (i, 0)).collect();
                 let mut seen = Vec::new();
                 let mut prelude_ran = false;
-                let jobs = run(jobs, threads, |job| job.1 += 1, || prelude_ran = true, |job| seen.push(job.0));
+                let jobs =
+                    run(jobs, threads, |job| job.1 += 1, || prelude_ran = true, |job| seen.push(job.0));
                 assert!(prelude_ran);
                 assert!(jobs.iter().all(|job| job.1 == 1), "{threads} threads, {count} jobs");
                 assert_eq!(seen, (0..count).collect::<Vec<_>>(), "{threads} threads, {count} jobs");

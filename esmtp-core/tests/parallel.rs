@@ -7,7 +7,7 @@ mod common;
 
 use std::io::{Read, Write};
 
-use esmtp_core::{OpenError, Opener, SeededRandom, Sealer, Signature, Suite, X25519Identity};
+use esmtp_core::{OpenError, Opener, Sealer, SeededRandom, Signature, Suite, X25519Identity};
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::SeedableRng;
 
@@ -75,7 +75,8 @@ fn same_bytes_on_any_thread_count_one_call_and_streaming() {
                     assert!(sealed.envelope == reference.envelope, "{what}: one call on {threads} threads");
                 }
                 for threads in [1, 3] {
-                    let mut writer = sealer(threads).seal_writer_with(Vec::new(), &mut rng(n as u64)).unwrap();
+                    let mut writer =
+                        sealer(threads).seal_writer_with(Vec::new(), &mut rng(n as u64)).unwrap();
                     write_in_pieces(&mut writer, &message);
                     let streamed = writer.finish().unwrap();
                     assert!(streamed == reference.envelope, "{what}: streaming on {threads} threads");
@@ -124,12 +125,18 @@ fn tampering_fails_on_any_thread_count() {
                 let mut bad = sealed.envelope.clone();
                 let at = (payload_start + chunk * wire + 40).min(bad.len() - 1);
                 bad[at] ^= 0x10;
-                assert!(matches!(opener.open(&bad), Err(OpenError::DecryptionFailed)), "{suite} chunk {chunk}");
+                assert!(
+                    matches!(opener.open(&bad), Err(OpenError::DecryptionFailed)),
+                    "{suite} chunk {chunk}"
+                );
                 let released = match opener.open_reader(&bad[..]) {
                     Ok(mut reader) => {
                         let mut out = Vec::new();
                         let err = reader.read_to_end(&mut out).unwrap_err();
-                        assert!(matches!(OpenError::from_io(err), OpenError::DecryptionFailed), "{suite} chunk {chunk}");
+                        assert!(
+                            matches!(OpenError::from_io(err), OpenError::DecryptionFailed),
+                            "{suite} chunk {chunk}"
+                        );
                         out.len()
                     }
                     Err(e) => {
@@ -137,11 +144,17 @@ fn tampering_fails_on_any_thread_count() {
                         0
                     }
                 };
-                assert!(released <= chunk * C, "{suite}: {released} bytes released before damaged chunk {chunk}");
+                assert!(
+                    released <= chunk * C,
+                    "{suite}: {released} bytes released before damaged chunk {chunk}"
+                );
             }
             for cut_chunks in [1, 6, 12] {
                 let cut = &sealed.envelope[..payload_start + cut_chunks * wire];
-                assert!(matches!(opener.open(cut), Err(OpenError::DecryptionFailed)), "{suite} cut {cut_chunks}");
+                assert!(
+                    matches!(opener.open(cut), Err(OpenError::DecryptionFailed)),
+                    "{suite} cut {cut_chunks}"
+                );
             }
         }
     }

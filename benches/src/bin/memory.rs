@@ -26,7 +26,8 @@ fn peak_rss_kib() -> io::Result<u64> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let op = args.next().ok_or("usage: memory seal|open --suite S --mib N --threads T --file F --slip K")?;
-    let (mut suite, mut mib, mut threads, mut file, mut slip) = (Suite::default(), 1usize, 1usize, None, None);
+    let (mut suite, mut mib, mut threads, mut file, mut slip) =
+        (Suite::default(), 1usize, 1usize, None, None);
     while let Some(arg) = args.next() {
         let value = args.next().ok_or_else(|| format!("{arg} needs a value"))?;
         match arg.as_str() {

@@ -168,7 +168,11 @@ fn api(t: Duration) -> Result<(), Box<dyn std::error::Error>> {
             let mb_s = throughput_mb_s(message.len(), t, || {
                 black_box(sealer.seal(black_box(&message)).map(|s| s.envelope.len()).unwrap_or(0));
             });
-            report(&format!("seal-{name}-{label}"), &format!("Sealer::seal, {label}, {name}, one thread"), mb_s);
+            report(
+                &format!("seal-{name}-{label}"),
+                &format!("Sealer::seal, {label}, {name}, one thread"),
+                mb_s,
+            );
 
             let sealed = sealer.seal(&message)?;
             let slip = sealed.key_slip.ok_or("no key slip")?;
@@ -180,7 +184,11 @@ fn api(t: Duration) -> Result<(), Box<dyn std::error::Error>> {
             let mb_s = throughput_mb_s(message.len(), t, || {
                 black_box(opener.open(black_box(&sealed.envelope)).map(|o| o.plaintext().len()).unwrap_or(0));
             });
-            report(&format!("open-{name}-{label}"), &format!("Opener::open, {label}, {name}, one thread"), mb_s);
+            report(
+                &format!("open-{name}-{label}"),
+                &format!("Opener::open, {label}, {name}, one thread"),
+                mb_s,
+            );
 
             let mut read_buf = vec![0u8; CHUNK];
             let mb_s = throughput_mb_s(message.len(), t, || {
@@ -208,14 +216,22 @@ fn cores(t: Duration) -> Result<(), Box<dyn std::error::Error>> {
             let mb_s = throughput_mb_s(message.len(), t, || {
                 black_box(sealer.seal(black_box(&message)).map(|s| s.envelope.len()).unwrap_or(0));
             });
-            report(&format!("seal-{name}-25m-t{threads}"), &format!("Sealer::seal, 25 MiB, {name}, {threads} thread(s)"), mb_s);
+            report(
+                &format!("seal-{name}-25m-t{threads}"),
+                &format!("Sealer::seal, 25 MiB, {name}, {threads} thread(s)"),
+                mb_s,
+            );
             let sealed = sealer.seal(&message)?;
             let slip = sealed.key_slip.ok_or("no key slip")?;
             let opener = Opener::new().identity(slip).threads(threads);
             let mb_s = throughput_mb_s(message.len(), t, || {
                 black_box(opener.open(black_box(&sealed.envelope)).map(|o| o.plaintext().len()).unwrap_or(0));
             });
-            report(&format!("open-{name}-25m-t{threads}"), &format!("Opener::open, 25 MiB, {name}, {threads} thread(s)"), mb_s);
+            report(
+                &format!("open-{name}-25m-t{threads}"),
+                &format!("Opener::open, 25 MiB, {name}, {threads} thread(s)"),
+                mb_s,
+            );
             let mb_s = throughput_mb_s(message.len(), t, || {
                 if let Ok(mut writer) = sealer.seal_writer(io::sink()) {
                     black_box(writer.write_all(black_box(&message)).and_then(|()| writer.finish()).is_ok());

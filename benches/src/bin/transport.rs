@@ -50,7 +50,10 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args> {
 
 /// A text mail of about 2 KB, numbered.
 fn draft(from: &str, to: &str, i: usize) -> MailDraft {
-    let body = format!("Message {i} of the transport benchmark.\n{}", "The quick brown fox jumps over the lazy dog.\n".repeat(40));
+    let body = format!(
+        "Message {i} of the transport benchmark.\n{}",
+        "The quick brown fox jumps over the lazy dog.\n".repeat(40)
+    );
     MailDraft::new(Mailbox::new(from)).to(Mailbox::new(to)).subject(format!("bench {i}")).text(body)
 }
 
@@ -70,7 +73,11 @@ fn main() -> Result<()> {
             let mut sent = Vec::with_capacity(args.count);
             let start = Instant::now();
             for i in 0..args.count {
-                let packaged = account.package(&draft(&from, &to, i), Sealer::new().recipient(bob.to_public()), &options)?;
+                let packaged = account.package(
+                    &draft(&from, &to, i),
+                    Sealer::new().recipient(bob.to_public()),
+                    &options,
+                )?;
                 submitter.send_raw(&from, std::slice::from_ref(&to), &packaged.mail.bytes)?;
                 sent.push(packaged.mail.bytes);
             }
@@ -92,7 +99,11 @@ fn main() -> Result<()> {
             let mut imap = ImapClient::connect(&account)?;
             imap.create_mailbox(&mailbox)?;
             for i in 0..args.count {
-                let packaged = account.package(&draft(&from, &from, i), Sealer::new().recipient(bob.to_public()), &options)?;
+                let packaged = account.package(
+                    &draft(&from, &from, i),
+                    Sealer::new().recipient(bob.to_public()),
+                    &options,
+                )?;
                 imap.append(&mailbox, &packaged.mail.bytes)?;
             }
             imap.logout()?;

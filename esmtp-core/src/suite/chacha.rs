@@ -116,7 +116,11 @@ impl ChaChaChunks {
         let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| OpenError::DecryptionFailed)?;
         let body = out.get_mut(..ct_len).ok_or(OpenError::DecryptionFailed)?;
         body.copy_from_slice(ct);
-        if self.aead.open(nonce(index, last), b"", body, tag) { Ok(ct_len) } else { Err(OpenError::DecryptionFailed) }
+        if self.aead.open(nonce(index, last), b"", body, tag) {
+            Ok(ct_len)
+        } else {
+            Err(OpenError::DecryptionFailed)
+        }
     }
 }
 

@@ -3,8 +3,12 @@
 //! They produce and accept exactly what the streaming writer and reader do, but since the sizes
 //! are known in advance the output is allocated once, at its final size, and every chunk is
 //! sealed or opened in its final place: a full chunk's bytes are copied once (input to output)
-//! and encrypted or decrypted there. Chunks that hold only message bytes are spread over
-//! threads (`crate::parallel`); the few that hold the prefix or the suffix are assembled aside.
+//! and encrypted or decrypted there. On one thread the chunks are done in order, each written at
+//! the end of the output while it is in cache; on several, the places are made first and chunks
+//! that hold only message bytes are spread over the threads (`crate::parallel`), while the few
+//! that hold the prefix or the suffix are assembled aside by the calling thread.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use md5::{Digest, Md5};
 use zeroize::{Zeroize, Zeroizing};
@@ -33,40 +37,66 @@ pub(crate) fn seal(
     let chunks = stream_len.div_ceil(CHUNK_SIZE);
     let final_len = stream_len - (chunks - 1) * CHUNK_SIZE;
     let wire_chunk = suite.wire_chunk_len();
-    let header_len = prepared.header.len();
-    // Zeroed by the allocator (fresh pages for large messages), written once below.
-    let mut envelope = vec![0u8; header_len + (chunks - 1) * wire_chunk + suite.wire_len(final_len)];
-    let (header, payload) = envelope.split_at_mut(header_len);
-    header.copy_from_slice(&prepared.header);
+    let total = prepared.header.len() + (chunks - 1) * wire_chunk + suite.wire_len(final_len);
+    let mut envelope = Vec::with_capacity(total);
+    envelope.extend_from_slice(&prepared.header);
+    let cipher = &prepared.cipher;
+    let range = |i: usize| (i * CHUNK_SIZE, ((i + 1) * CHUNK_SIZE).min(stream_len));
+    // Chunks of message bytes only are sealed straight from `message`; the others (chunk 0 with
+    // the prefix, the one or two with the suffix, and the final one) are assembled aside.
+    let is_edge = |i: usize| i == 0 || i == chunks - 1 || range(i).1 > message_end;
+    let assemble = |i: usize, suffix: &[u8], scratch: &mut Vec<u8>| {
+        let (start, end) = range(i);
+        scratch.clear();
+        for (part, at) in [(&prefix[..], 0), (message, prefix.len()), (suffix, message_end)] {
+            // The part's bytes within [start, end).
+            let from = start.clamp(at, at + part.len()) - at;
+            let to = end.clamp(at, at + part.len()) - at;
+            scratch.extend_from_slice(&part[from..to]);
+        }
+    };
+    let mut scratch = Zeroizing::new(Vec::with_capacity(CHUNK_SIZE));
 
-    // Chunks of message bytes only are jobs for any thread; the others (chunk 0 with the prefix,
-    // the one or two with the suffix, and the final one) are assembled by the calling thread.
+    if threads <= 1 {
+        // In order, each chunk written at the end of the envelope while it is in cache.
+        let suffix = suffix(prepared, signer, &prefix, message);
+        for i in 0..chunks {
+            let (start, end) = range(i);
+            let plain = if is_edge(i) {
+                assemble(i, &suffix, &mut scratch);
+                &scratch[..]
+            } else {
+                &message[start - prefix.len()..end - prefix.len()]
+            };
+            let at = envelope.len();
+            envelope.resize(at + suite.wire_len(end - start), 0);
+            cipher.seal_chunk_into(i as u64, i == chunks - 1, plain, &mut envelope[at..]);
+        }
+        scratch.zeroize();
+        return envelope;
+    }
+
+    // Spread over threads: every chunk's place made first, then filled by any thread.
+    let header_len = envelope.len();
+    envelope.resize(total, 0);
+    let payload = &mut envelope[header_len..];
     let mut jobs: Vec<(u64, &[u8], &mut [u8])> = Vec::with_capacity(chunks);
     let mut edges: Vec<(usize, &mut [u8])> = Vec::with_capacity(3);
     for (i, out) in payload.chunks_mut(wire_chunk).enumerate() {
-        let (start, end) = (i * CHUNK_SIZE, ((i + 1) * CHUNK_SIZE).min(stream_len));
-        if i == 0 || i == chunks - 1 || end > message_end {
+        let (start, end) = range(i);
+        if is_edge(i) {
             edges.push((i, out));
         } else {
             jobs.push((i as u64, &message[start - prefix.len()..end - prefix.len()], out));
         }
     }
-    let cipher = &prepared.cipher;
     let prelude = || {
         let suffix = suffix(prepared, signer, &prefix, message);
-        let mut scratch = Zeroizing::new(Vec::with_capacity(CHUNK_SIZE));
         for (i, out) in edges {
-            let (start, end) = (i * CHUNK_SIZE, ((i + 1) * CHUNK_SIZE).min(stream_len));
-            scratch.clear();
-            for (part, at) in [(&prefix[..], 0), (message, prefix.len()), (&suffix[..], message_end)] {
-                // The part's bytes within [start, end).
-                let from = start.clamp(at, at + part.len()) - at;
-                let to = end.clamp(at, at + part.len()) - at;
-                scratch.extend_from_slice(&part[from..to]);
-            }
+            assemble(i, &suffix, &mut scratch);
             cipher.seal_chunk_into(i as u64, i == chunks - 1, &scratch, out);
-            scratch.zeroize();
         }
+        scratch.zeroize();
     };
     parallel::run(
         jobs,
@@ -98,6 +128,88 @@ fn suffix(prepared: &Prepared, signer: Option<&X25519Identity>, prefix: &[u8], m
 /// its ciphertext's length for the final one.
 fn room(wire: &[u8], last: bool) -> usize {
     if last { wire.len().saturating_sub(crate::suite::TAG_LEN) } else { CHUNK_SIZE }
+}
+
+/// Open chunks 1 and on, one after the other on this thread, each in its place at the end of
+/// `plain` (which has the room): the memory is touched once, while the chunk is in cache.
+fn open_in_order(
+    cipher: &ChunkCipher,
+    pieces: &[&[u8]],
+    plain: &mut Vec<u8>,
+    hashes: &mut Hashes,
+    surely_message: usize,
+) -> Result<usize, OpenError> {
+    for (i, wire) in pieces.iter().enumerate().skip(1) {
+        let last = i == pieces.len() - 1;
+        let at = plain.len();
+        plain.resize(at + room(wire, last), 0);
+        let len = cipher.open_chunk_into(i as u64, last, wire, &mut plain[at..])?;
+        plain.truncate(at + len);
+        let upto = surely_message.clamp(hashes.hashed, plain.len());
+        let hashed = hashes.hashed;
+        hashes.update(&plain[hashed..upto]);
+    }
+    Ok(plain.len())
+}
+
+/// Open chunks 1 and on spread over `threads` threads, each in its place in `plain` (grown to
+/// `room_total`), hashing them in order as they are done; the stream's length after the prefix.
+fn open_spread(
+    cipher: &ChunkCipher,
+    pieces: &[&[u8]],
+    plain: &mut Vec<u8>,
+    room_total: usize,
+    threads: usize,
+    hashes: &mut Hashes,
+    surely_message: usize,
+) -> Result<usize, OpenError> {
+    let head_len = plain.len();
+    plain.resize(room_total, 0);
+    let mut rest_out = &mut plain[head_len..];
+    let mut jobs = Vec::with_capacity(pieces.len());
+    let mut offset = head_len;
+    for (i, wire) in pieces.iter().enumerate().skip(1) {
+        let last = i == pieces.len() - 1;
+        let (out, tail) = std::mem::take(&mut rest_out).split_at_mut(room(wire, last));
+        rest_out = tail;
+        jobs.push(OpenJob { index: i as u64, last, wire, out, offset, result: None });
+        offset += room(wire, last);
+    }
+    let failed = AtomicBool::new(false);
+    let jobs = parallel::run(
+        jobs,
+        threads,
+        |job| {
+            // After a failure the outcome is decided: the rest need not be opened.
+            job.result = Some(if failed.load(Ordering::Relaxed) {
+                Err(OpenError::DecryptionFailed)
+            } else {
+                let result = cipher.open_chunk_into(job.index, job.last, job.wire, job.out);
+                if result.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                result
+            });
+        },
+        || {},
+        |job| {
+            // Hashed in order while later chunks are still being opened.
+            if matches!(job.result, Some(Ok(_))) && hashes.hashed == job.offset {
+                let upto = surely_message.clamp(job.offset, job.offset + job.out.len());
+                hashes.update(&job.out[..upto - job.offset]);
+            }
+        },
+    );
+    // With chunk 0 the only (so final) chunk, the stream's plaintext all went into `plain`.
+    let mut message_len = if jobs.is_empty() { head_len } else { 0 };
+    for job in &jobs {
+        match job.result {
+            Some(Ok(len)) if job.last => message_len = job.offset + len,
+            Some(Ok(_)) => {}
+            _ => return Err(OpenError::DecryptionFailed),
+        }
+    }
+    Ok(message_len)
 }
 
 /// A chunk to open: its index, whether final, its wire bytes, where its plaintext goes (and that
@@ -157,9 +269,9 @@ pub(crate) fn open(
     // The message buffer: every chunk's plaintext after the prefix, each opened in its place.
     let rest: usize = pieces.iter().enumerate().skip(1).map(|(i, w)| room(w, i == chunks - 1)).sum();
     let room_total = head.len() + rest;
-    let mut plain = Zeroizing::new(vec![0u8; room_total]);
-    let (head_out, mut rest_out) = plain.split_at_mut(head.len());
-    head_out.copy_from_slice(head);
+    // Sized once (a reallocation would leave plaintext behind, unwiped), filled chunk by chunk.
+    let mut plain = Zeroizing::new(Vec::with_capacity(room_total));
+    plain.extend_from_slice(head);
     drop(first);
     // Message bytes that are surely not suffix: the final chunk's plaintext is its room, or (PKCS#7)
     // up to 8 bytes less.
@@ -167,52 +279,12 @@ pub(crate) fn open(
     let surely_message = room_total.saturating_sub(prefix.hold_back + slack);
     let mut hashes =
         Hashes { md5: suite.carries_digest().then(Md5::new), transcript: prefix.transcript, hashed: 0 };
-    hashes.update(&head_out[..head_out.len().min(surely_message)]);
-
-    let mut jobs = Vec::with_capacity(chunks - 1);
-    let mut offset = head_out.len();
-    for (i, wire) in pieces.iter().enumerate().skip(1) {
-        let last = i == chunks - 1;
-        let (out, tail) = std::mem::take(&mut rest_out).split_at_mut(room(wire, last));
-        rest_out = tail;
-        jobs.push(OpenJob { index: i as u64, last, wire, out, offset, result: None });
-        offset += room(wire, last);
-    }
-    let failed = std::sync::atomic::AtomicBool::new(false);
-    let jobs = parallel::run(
-        jobs,
-        threads,
-        |job| {
-            // After a failure the outcome is decided: the rest need not be opened.
-            job.result = Some(if failed.load(std::sync::atomic::Ordering::Relaxed) {
-                Err(OpenError::DecryptionFailed)
-            } else {
-                let result = cipher.open_chunk_into(job.index, job.last, job.wire, job.out);
-                if result.is_err() {
-                    failed.store(true, std::sync::atomic::Ordering::Relaxed);
-                }
-                result
-            });
-        },
-        || {},
-        |job| {
-            // Hashed in order while later chunks are still being opened.
-            if matches!(job.result, Some(Ok(_))) && hashes.hashed == job.offset {
-                let upto = surely_message.clamp(job.offset, job.offset + job.out.len());
-                hashes.update(&job.out[..upto - job.offset]);
-            }
-        },
-    );
-    // With chunk 0 the only (so final) chunk, the stream's plaintext all went into `plain`.
-    let mut message_len = if jobs.is_empty() { room_total } else { 0 };
-    for job in &jobs {
-        match job.result {
-            Some(Ok(len)) if job.last => message_len = job.offset + len,
-            Some(Ok(_)) => {}
-            _ => return Err(OpenError::DecryptionFailed),
-        }
-    }
-    drop(jobs);
+    hashes.update(&plain[..plain.len().min(surely_message)]);
+    let message_len = if threads > 1 {
+        open_spread(cipher, &pieces, &mut plain, room_total, threads, &mut hashes, surely_message)?
+    } else {
+        open_in_order(cipher, &pieces, &mut plain, &mut hashes, surely_message)?
+    };
     // SPEC.md section 5.3, after the final chunk: the suffix, then the checks.
     let body_end = message_len.checked_sub(prefix.hold_back).ok_or(OpenError::DecryptionFailed)?;
     if body_end < hashes.hashed {

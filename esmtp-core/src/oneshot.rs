@@ -15,7 +15,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::OpenError;
 use crate::framing::{self, Transcript};
-use crate::open::{self, Opened};
+use crate::open::Opened;
 use crate::parallel;
 use crate::seal::{self, Prepared};
 use crate::suite::{CHUNK_SIZE, ChunkCipher, Suite};
@@ -248,7 +248,7 @@ impl Hashes {
 pub(crate) fn open(
     suite: Suite,
     cipher: &ChunkCipher,
-    context: open::Context<'_>,
+    context: framing::Context<'_>,
     payload: &[u8],
     threads: usize,
 ) -> Result<Opened, OpenError> {
@@ -263,7 +263,7 @@ pub(crate) fn open(
     // Chunk 0 first: it says who signed, checked before anything else is opened.
     let mut first = Zeroizing::new(vec![0u8; room(pieces[0], chunks == 1)]);
     let first_len = cipher.open_chunk_into(0, chunks == 1, pieces[0], &mut first)?;
-    let prefix = open::read_prefix(suite, &first[..first_len], &context)?;
+    let prefix = framing::read_prefix(suite, &first[..first_len], &context)?;
     let head = &first[prefix.len..first_len];
 
     // The message buffer: every chunk's plaintext after the prefix, each opened in its place.
@@ -292,8 +292,12 @@ pub(crate) fn open(
     }
     let hashed = hashes.hashed;
     hashes.update(&plain[hashed..body_end]);
-    let carried_md5 =
-        open::check_suffix(&plain[body_end..message_len], hashes.md5, hashes.transcript, &prefix.signature)?;
+    let carried_md5 = framing::check_suffix(
+        &plain[body_end..message_len],
+        hashes.md5,
+        hashes.transcript,
+        &prefix.signature,
+    )?;
     plain[body_end..].zeroize();
     plain.truncate(body_end);
     Ok(Opened::new(plain, suite, context.id, prefix.signature, carried_md5))

@@ -6,22 +6,31 @@ use std::io::{self, Read};
 use std::sync::OnceLock;
 
 use md5::{Digest, Md5};
-use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::OpenError;
-use crate::framing::{self, Signature, Transcript};
+use crate::framing::{self, Context, Signature, Transcript, check_suffix, read_prefix};
 use crate::header::Header;
 use crate::key::{EnvelopeId, MessageKey};
+use crate::oneshot;
+use crate::parallel;
 use crate::recipient::Identity;
-use crate::suite::{CHUNK_SIZE, ChunkCipher, Suite};
+use crate::suite::{CHUNK_SIZE, ChunkCipher, Suite, TAG_LEN};
 use crate::x25519::X25519Recipient;
+
+/// Chunks opened together by a streaming reader with several threads, per thread (see the
+/// sealing side's constant of the same name).
+const CHUNKS_PER_THREAD: usize = 8;
+/// The most chunks a streaming reader holds (2 MiB of ciphertext and as much plaintext).
+const MAX_BATCH_CHUNKS: usize = 32;
 
 /// Opens envelopes with a set of identities (secret keys, passphrases, key slips).
 #[derive(Default)]
 pub struct Opener {
     identities: Vec<Box<dyn Identity>>,
     required_signers: Vec<X25519Recipient>,
+    /// At most this many threads for large envelopes; `None`: one per core.
+    threads: Option<usize>,
 }
 
 impl fmt::Debug for Opener {
@@ -29,6 +38,7 @@ impl fmt::Debug for Opener {
         f.debug_struct("Opener")
             .field("identities", &self.identities.len())
             .field("required_signers", &self.required_signers)
+            .field("threads", &self.threads)
             .finish()
     }
 }
@@ -44,6 +54,20 @@ pub struct Opened {
 }
 
 impl Opened {
+    pub(crate) fn new(
+        plaintext: Zeroizing<Vec<u8>>,
+        suite: Suite,
+        envelope_id: EnvelopeId,
+        signature: Signature,
+        carried_md5: Option<[u8; 16]>,
+    ) -> Self {
+        let md5 = OnceLock::new();
+        if let Some(digest) = carried_md5 {
+            let _ = md5.set(digest);
+        }
+        Opened { plaintext, suite, envelope_id, signature, md5 }
+    }
+
     /// The plaintext.
     pub fn plaintext(&self) -> &[u8] {
         &self.plaintext
@@ -112,28 +136,54 @@ impl Opener {
         self
     }
 
+    /// Use at most `threads` threads for a large envelope (`0` and `1`: only the calling thread).
+    /// The default is one per core; small envelopes always stay on the calling thread.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads.max(1));
+        self
+    }
+
+    fn thread_limit(&self) -> usize {
+        self.threads.unwrap_or_else(parallel::default_threads)
+    }
+
     /// Open a binary or armored envelope in one call.
     ///
     /// # Errors
     /// See [`OpenError`]; on any error no plaintext is returned.
     pub fn open(&self, envelope: &[u8]) -> Result<Opened, OpenError> {
-        let input = crate::armor::auto_reader(envelope);
-        let mut reader = self.open_reader(input)?;
+        if crate::armor::is_armored(envelope) {
+            return self.open_armored(envelope);
+        }
+        let mut input = envelope;
+        let header = Header::read(&mut input)?;
+        let cipher = self.keyed_cipher(&header)?;
+        let context = self.context(&header);
+        let chunks = input.len() / header.suite.wire_chunk_len();
+        let threads = parallel::threads_for(header.suite, chunks, self.thread_limit());
+        oneshot::open(header.suite, &cipher, context, input, threads)
+    }
+
+    /// [`Opener::open`] of armored text: through the streaming reader, which decodes it on the way.
+    fn open_armored(&self, envelope: &[u8]) -> Result<Opened, OpenError> {
+        let mut reader = self.open_reader(crate::ArmorReader::new(envelope))?;
         // Sized so that reading never reallocates (a reallocation would leave a copy of the
         // plaintext behind, unzeroized): the plaintext is shorter than the envelope.
         let mut plaintext = Zeroizing::new(Vec::with_capacity(envelope.len()));
         reader.read_to_end(&mut plaintext).map_err(OpenError::from_io)?;
-        let md5 = OnceLock::new();
-        if let Some(digest) = reader.carried_md5() {
-            let _ = md5.set(digest);
-        }
-        Ok(Opened {
-            plaintext,
-            suite: reader.suite,
-            envelope_id: reader.id,
-            signature: reader.signature.clone(),
-            md5,
-        })
+        Ok(Opened::new(plaintext, reader.suite, reader.id, reader.signature.clone(), reader.carried_md5()))
+    }
+
+    /// Recover the message key, check the header MAC, key the chunk cipher.
+    fn keyed_cipher(&self, header: &Header) -> Result<ChunkCipher, OpenError> {
+        let key = self.recover_key(header)?;
+        header.verify(&key)?;
+        // A DES key that breaks the suite's rules cannot come from a conforming sealer.
+        ChunkCipher::new(header.suite, &key, &header.id).ok_or(OpenError::DecryptionFailed)
+    }
+
+    fn context(&self, header: &Header) -> Context<'_> {
+        Context { id: header.id, header_sha512: header.sha512(), required_signers: &self.required_signers }
     }
 
     /// Read the header from `input`, recover the message key, check the header MAC and read the
@@ -148,11 +198,9 @@ impl Opener {
     /// See [`OpenError`].
     pub fn open_reader<R: Read>(&self, mut input: R) -> Result<OpenReader<R>, OpenError> {
         let header = Header::read(&mut input)?;
-        let key = self.recover_key(&header)?;
-        header.verify(&key)?;
-        // A DES key that breaks the suite's rules cannot come from a conforming sealer.
-        let cipher = ChunkCipher::new(header.suite, &key, &header.id).ok_or(OpenError::DecryptionFailed)?;
+        let cipher = self.keyed_cipher(&header)?;
         let wire_len = header.suite.wire_chunk_len();
+        let threads = self.thread_limit();
         let mut reader = OpenReader {
             input,
             suite: header.suite,
@@ -160,6 +208,8 @@ impl Opener {
             header_sha512: header.sha512(),
             cipher,
             index: 0,
+            threads,
+            batch_chunks: if threads > 1 { (threads * CHUNKS_PER_THREAD).min(MAX_BATCH_CHUNKS) } else { 1 },
             wire: Vec::with_capacity(wire_len + 1),
             wire_len,
             plain: Zeroizing::new(Vec::with_capacity(CHUNK_SIZE + framing::MAX_PREFIX_LEN)),
@@ -173,7 +223,7 @@ impl Opener {
             required_signers: self.required_signers.clone(),
             state: State::Reading,
         };
-        reader.next_chunk()?;
+        reader.next_batch()?;
         Ok(reader)
     }
 
@@ -239,6 +289,10 @@ pub struct OpenReader<R: Read> {
     header_sha512: [u8; 64],
     cipher: ChunkCipher,
     index: u64,
+    /// At most this many threads per batch of chunks.
+    threads: usize,
+    /// Chunks read and opened together: 1 on one thread, else enough to keep the threads busy.
+    batch_chunks: usize,
     wire: Vec<u8>,
     wire_len: usize,
     /// Authenticated chunk stream; `plain[released..]` is not handed out yet.
@@ -297,10 +351,17 @@ impl<R: Read> OpenReader<R> {
         self.carried_md5
     }
 
-    /// Read up to one wire chunk plus one byte of look-ahead, which tells whether it is final.
-    /// The buffer is sized once per chunk (not per read: armored input arrives a line at a time).
+    /// Chunks in the next batch: chunk 0 alone (it says who signed, and a one-chunk envelope is
+    /// verified as soon as it is opened), then whole batches.
+    fn next_batch_chunks(&self) -> usize {
+        if self.index == 0 { 1 } else { self.batch_chunks }
+    }
+
+    /// Read up to one batch of wire chunks plus one byte of look-ahead, which tells whether the
+    /// last of them is final. The buffer is sized once per batch (not per read: armored input
+    /// arrives a line at a time).
     fn fill_wire(&mut self) -> io::Result<()> {
-        let want = self.wire_len + 1;
+        let want = self.next_batch_chunks() * self.wire_len + 1;
         let mut filled = self.wire.len();
         if filled >= want {
             return Ok(());
@@ -321,19 +382,78 @@ impl<R: Read> OpenReader<R> {
         result
     }
 
-    fn next_chunk(&mut self) -> Result<(), OpenError> {
-        if self.suite.max_chunks().is_some_and(|max| self.index >= max) {
+    /// Read, authenticate and decrypt the next batch of chunks (SPEC.md section 5.3), appending
+    /// their plaintext to `plain` only once every chunk of the batch checked.
+    fn next_batch(&mut self) -> Result<(), OpenError> {
+        self.fill_wire()?;
+        let batch_len = self.next_batch_chunks() * self.wire_len;
+        let last = self.wire.len() <= batch_len;
+        let take = self.wire.len().min(batch_len);
+        let chunks = take.div_ceil(self.wire_len).max(1);
+        if self.suite.max_chunks().is_some_and(|max| self.index + chunks as u64 > max) {
             return Err(OpenError::DecryptionFailed);
         }
-        self.fill_wire()?;
-        let last = self.wire.len() <= self.wire_len;
-        let take = self.wire.len().min(self.wire_len);
-        self.cipher.open_chunk(self.index, last, &self.wire[..take], &mut self.plain)?;
+        // Room for each chunk's plaintext: a full chunk, or the final one's ciphertext length.
+        let final_wire = take - (chunks - 1) * self.wire_len;
+        let final_room = if last { final_wire.saturating_sub(TAG_LEN) } else { CHUNK_SIZE };
+        let start = self.plain.len();
+        let needed = start + (chunks - 1) * CHUNK_SIZE + final_room;
+        if needed > self.plain.capacity() {
+            // Grown by hand, as a reallocation would leave the old bytes behind unwiped; at most
+            // to a batch and the held-back bytes.
+            let mut grown =
+                Zeroizing::new(Vec::with_capacity(needed.max(self.batch_chunks * CHUNK_SIZE + 128)));
+            grown.extend_from_slice(&self.plain);
+            self.plain = grown;
+        }
+        self.plain.resize(needed, 0);
+        let (index, cipher, final_index) = (self.index, &self.cipher, self.index + chunks as u64 - 1);
+        let mut outs = self.plain[start..].chunks_mut(CHUNK_SIZE);
+        let mut jobs = Vec::with_capacity(chunks);
+        let pieces = self.wire[..take].chunks(self.wire_len).chain((take == 0).then_some(&[][..]));
+        for (i, wire) in (index..).zip(pieces) {
+            let room = if i == final_index { final_room } else { CHUNK_SIZE };
+            let out = if room == 0 { &mut [][..] } else { outs.next().unwrap_or_default() };
+            jobs.push((i, last && i == final_index, wire, out, None));
+        }
+        let jobs = parallel::run(
+            jobs,
+            parallel::threads_for(self.suite, chunks, self.threads),
+            |(i, last, wire, out, result)| *result = Some(cipher.open_chunk_into(*i, *last, wire, out)),
+            || {},
+            |_| {},
+        );
+        let mut end = start + (chunks - 1) * CHUNK_SIZE;
+        let mut failed = false;
+        for (i, _, _, _, result) in jobs {
+            match result {
+                Some(Ok(len)) if i == final_index => end += len,
+                Some(Ok(_)) => {}
+                _ => failed = true,
+            }
+        }
+        if failed {
+            self.plain[start..].zeroize();
+            self.plain.truncate(start);
+            return Err(OpenError::DecryptionFailed);
+        }
+        self.plain[end..].zeroize();
+        self.plain.truncate(end);
         self.wire.drain(..take);
         if self.index == 0 {
-            self.read_prefix()?;
+            let context = Context {
+                id: self.id,
+                header_sha512: self.header_sha512,
+                required_signers: &self.required_signers,
+            };
+            let prefix = read_prefix(self.suite, &self.plain, &context)?;
+            self.hold_back = prefix.hold_back;
+            self.released = prefix.len;
+            self.hashed = prefix.len;
+            self.signature = prefix.signature;
+            self.transcript = prefix.transcript;
         }
-        self.index += 1;
+        self.index += chunks as u64;
         if last {
             self.finish_stream()
         } else {
@@ -341,37 +461,6 @@ impl<R: Read> OpenReader<R> {
             self.hash_message(upto);
             Ok(())
         }
-    }
-
-    /// The prefix `F [|| A]` at the start of chunk 0 (SPEC.md section 5.4).
-    fn read_prefix(&mut self) -> Result<(), OpenError> {
-        let prefix_len = match self.plain.first() {
-            Some(&framing::UNSIGNED) => 1,
-            Some(&framing::SIGNED) => 1 + framing::SIGNER_LEN,
-            _ => return Err(OpenError::DecryptionFailed),
-        };
-        if self.plain.len() < prefix_len {
-            return Err(OpenError::DecryptionFailed);
-        }
-        let signed = prefix_len > 1;
-        if signed {
-            let signer = X25519Recipient::from_signer_bytes(&self.plain[1..prefix_len])
-                .map_err(|_| OpenError::BadSignature)?;
-            let mut transcript = Transcript::new(self.header_sha512);
-            transcript.update(&self.plain[..prefix_len]);
-            self.transcript = Some(transcript);
-            self.signature = Signature::Signed { signer };
-        }
-        if !self.required_signers.is_empty() {
-            match &self.signature {
-                Signature::Signed { signer } if self.required_signers.contains(signer) => {}
-                other => return Err(OpenError::UnexpectedSigner(other.signer().cloned())),
-            }
-        }
-        self.hold_back = framing::suffix_len(self.suite.carries_digest(), signed);
-        self.released = prefix_len;
-        self.hashed = prefix_len;
-        Ok(())
     }
 
     /// Feed `plain[hashed..upto]`, message bytes, to the MD5 and the transcript.
@@ -395,26 +484,8 @@ impl<R: Read> OpenReader<R> {
             return Err(OpenError::DecryptionFailed);
         }
         self.hash_message(body_end);
-        let mut suffix = body_end;
-        if let Some(md5) = self.md5.take() {
-            let computed: [u8; 16] = md5.finalize().into();
-            let carried = &self.plain[suffix..suffix + framing::DIGEST_LEN];
-            if !bool::from(computed.ct_eq(carried)) {
-                return Err(OpenError::DecryptionFailed);
-            }
-            if let Some(transcript) = &mut self.transcript {
-                transcript.update(carried);
-            }
-            self.carried_md5 = Some(computed);
-            suffix += framing::DIGEST_LEN;
-        }
-        if let (Some(transcript), Signature::Signed { signer }) = (self.transcript.take(), &self.signature) {
-            let mut signature = [0u8; framing::SIGNATURE_LEN];
-            signature.copy_from_slice(&self.plain[suffix..suffix + framing::SIGNATURE_LEN]);
-            if !signer.verify(&transcript.message(), &signature) {
-                return Err(OpenError::BadSignature);
-            }
-        }
+        self.carried_md5 =
+            check_suffix(&self.plain[body_end..], self.md5.take(), self.transcript.take(), &self.signature)?;
         self.plain[body_end..].zeroize();
         self.plain.truncate(body_end);
         self.hold_back = 0;
@@ -452,7 +523,7 @@ impl<R: Read> Read for OpenReader<R> {
             self.plain.drain(..keep_from);
             self.released = 0;
             self.hashed -= keep_from;
-            if let Err(e) = self.next_chunk() {
+            if let Err(e) = self.next_batch() {
                 self.plain.zeroize();
                 self.state = State::Failed(Failure::of(&e));
                 return Err(e.into_io());

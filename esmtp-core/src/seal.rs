@@ -4,12 +4,15 @@ use std::fmt;
 use std::io::{self, Write};
 
 use md5::{Digest, Md5};
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::SealError;
 use crate::framing::{self, Transcript};
 use crate::header::Header;
 use crate::key::EnvelopeId;
 use crate::keyslip::KeySlip;
+use crate::oneshot;
+use crate::parallel;
 use crate::random::{OsRandom, RandomSource};
 use crate::recipient::Recipient;
 use crate::stanza::{self, Stanza};
@@ -34,6 +37,8 @@ pub struct Sealer {
     recipients: Vec<Box<dyn Recipient>>,
     key_slip: bool,
     signer: Option<X25519Identity>,
+    /// At most this many threads for large messages; `None`: one per core.
+    threads: Option<usize>,
 }
 
 impl fmt::Debug for Sealer {
@@ -43,6 +48,7 @@ impl fmt::Debug for Sealer {
             .field("recipients", &self.recipients.len())
             .field("key_slip", &self.key_slip)
             .field("signer", &self.signer.as_ref().map(X25519Identity::to_public))
+            .field("threads", &self.threads)
             .finish()
     }
 }
@@ -88,6 +94,18 @@ impl Sealer {
     pub fn sign_with(mut self, identity: X25519Identity) -> Self {
         self.signer = Some(identity);
         self
+    }
+
+    /// Use at most `threads` threads for a large message (`0` and `1`: only the calling thread).
+    /// The default is one per core. Small messages always stay on the calling thread, and the
+    /// envelope's bytes do not depend on the number of threads.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads.max(1));
+        self
+    }
+
+    fn thread_limit(&self) -> usize {
+        self.threads.unwrap_or_else(parallel::default_threads)
     }
 
     /// The chosen suite.
@@ -139,17 +157,20 @@ impl Sealer {
         {
             return Err(SealError::MessageTooLarge { suite: self.suite.name(), limit });
         }
-        let capacity = plaintext.len() + plaintext.len() / CHUNK_SIZE * 32 + 1024;
-        let mut writer = self.seal_writer_with(Vec::with_capacity(capacity), rng)?;
-        writer.write_all(plaintext)?;
-        let envelope_id = writer.envelope_id();
-        let key_slip = writer.take_key_slip();
-        let envelope = writer.finish().map_err(SealError::from)?;
-        Ok(Sealed { envelope, envelope_id, key_slip })
+        let prepared = self.prepare(rng)?;
+        let envelope = oneshot::seal(
+            &prepared,
+            self.signer.as_ref(),
+            plaintext,
+            parallel::threads_for(self.suite, plaintext.len() / CHUNK_SIZE, self.thread_limit()),
+        );
+        Ok(Sealed { envelope, envelope_id: prepared.id, key_slip: prepared.key_slip })
     }
 
     /// Start a streaming seal into `out`: the header is written now, the payload as data is
-    /// written, the final chunk by [`SealWriter::finish`]. Memory stays at about two chunks.
+    /// written, the final chunk by [`SealWriter::finish`]. Memory stays bounded: one chunk of
+    /// plaintext and its ciphertext on one thread; with several (see [`Sealer::threads`]), a batch
+    /// of up to 32 chunks (2 MiB) and its ciphertext.
     ///
     /// # Errors
     /// As [`Sealer::seal`], and [`SealError::Io`] when writing the header fails. A message that
@@ -166,6 +187,31 @@ impl Sealer {
         mut out: W,
         rng: &mut dyn RandomSource,
     ) -> Result<SealWriter<W>, SealError> {
+        let prepared = self.prepare(rng)?;
+        out.write_all(&prepared.header)?;
+        let threads = self.thread_limit();
+        let Prepared { cipher, id, key_slip, header_sha512, .. } = prepared;
+        let mut writer = SealWriter {
+            out,
+            cipher,
+            suite: self.suite,
+            message_limit: self.max_message_len(),
+            index: 0,
+            threads,
+            batch_chunks: if threads > 1 { (threads * CHUNKS_PER_THREAD).min(MAX_BATCH_CHUNKS) } else { 1 },
+            buffer: Zeroizing::new(Vec::with_capacity(CHUNK_SIZE)),
+            wire: Vec::with_capacity(self.suite.wire_chunk_len()),
+            md5: self.suite.carries_digest().then(Md5::new),
+            signing: self.signer.clone().map(|signer| (signer, Transcript::new(header_sha512))),
+            id,
+            key_slip,
+        };
+        writer.push(&prefix(self.signer.as_ref())).map_err(SealError::from)?;
+        Ok(writer)
+    }
+
+    /// Everything before the payload: the checks, the message key, the stanzas, the header.
+    fn prepare(&self, rng: &mut dyn RandomSource) -> Result<Prepared, SealError> {
         if self.recipients.is_empty() && !self.key_slip {
             return Err(SealError::NoRecipients);
         }
@@ -189,35 +235,44 @@ impl Sealer {
         stanza::check(stanzas.iter().map(|s| (s.kind, s.body.len())))
             .map_err(|_| SealError::InvalidParameters("the stanzas break SPEC.md section 3"))?;
         let header = Header::write(self.suite, &id, &stanzas, &key);
-        out.write_all(&header.to_bytes())?;
         // Invariant: `Suite::new_message_key` draws keys that follow the suite's rules, the only
         // reason keying can fail.
         #[allow(clippy::expect_used)]
         let cipher = ChunkCipher::new(self.suite, &key, &id).expect("a key drawn by the suite's rules");
-        let mut writer = SealWriter {
-            out,
-            cipher,
+        Ok(Prepared {
             suite: self.suite,
-            message_limit: self.max_message_len(),
-            index: 0,
-            buffer: zeroize::Zeroizing::new(Vec::with_capacity(CHUNK_SIZE)),
-            wire: Vec::with_capacity(self.suite.wire_chunk_len()),
-            md5: self.suite.carries_digest().then(Md5::new),
-            signing: self.signer.clone().map(|signer| (signer, Transcript::new(header.sha512()))),
+            header: header.to_bytes(),
+            header_sha512: header.sha512(),
+            cipher,
             id,
             key_slip,
-        };
-        match &self.signer {
-            None => writer.push(&[framing::UNSIGNED]),
-            Some(signer) => {
-                writer.push(&[framing::SIGNED])?;
-                writer.push(&signer.to_public().to_bytes())
-            }
-        }
-        .map_err(SealError::from)?;
-        Ok(writer)
+        })
     }
 }
+
+/// A sealer's header written and its chunk cipher keyed: what the payload needs.
+pub(crate) struct Prepared {
+    pub(crate) suite: Suite,
+    pub(crate) header: Vec<u8>,
+    pub(crate) header_sha512: [u8; 64],
+    pub(crate) cipher: ChunkCipher,
+    pub(crate) id: EnvelopeId,
+    pub(crate) key_slip: Option<KeySlip>,
+}
+
+/// The chunk stream's prefix (SPEC.md section 5.4): `F`, and the signer's public keys when signed.
+pub(crate) fn prefix(signer: Option<&X25519Identity>) -> Vec<u8> {
+    match signer {
+        None => vec![framing::UNSIGNED],
+        Some(signer) => [&[framing::SIGNED][..], &signer.to_public().to_bytes()].concat(),
+    }
+}
+
+/// Chunks sealed together by a streaming writer with several threads, per thread: enough work
+/// per batch (512 KiB) that starting the threads costs a few percent at most.
+const CHUNKS_PER_THREAD: usize = 8;
+/// The most chunks a streaming writer holds (2 MiB of plaintext and as much ciphertext).
+const MAX_BATCH_CHUNKS: usize = 32;
 
 /// Encrypts everything written to it; [`SealWriter::finish`] writes the final chunk.
 ///
@@ -229,8 +284,14 @@ pub struct SealWriter<W: Write> {
     /// [`Sealer::max_message_len`], reported when the chunk limit is hit.
     message_limit: Option<u64>,
     index: u64,
-    /// Chunk stream bytes of the chunk being filled; zeroized when dropped.
-    buffer: zeroize::Zeroizing<Vec<u8>>,
+    /// At most this many threads per batch of chunks.
+    threads: usize,
+    /// Chunks sealed together: 1 on one thread, else enough to keep the threads busy.
+    batch_chunks: usize,
+    /// Chunk stream bytes of the chunks being filled (at most `batch_chunks` chunks); zeroized
+    /// when dropped.
+    buffer: Zeroizing<Vec<u8>>,
+    /// The wire form of the last batch.
     wire: Vec<u8>,
     /// `des-cbc-md5` only: the running MD5 of the message, appended to the chunk stream at the end.
     md5: Option<Md5>,
@@ -267,16 +328,39 @@ impl<W: Write> SealWriter<W> {
         self.key_slip.take()
     }
 
+    /// Seal the buffered chunks (all full, unless `last`) and write them.
     fn emit(&mut self, last: bool) -> io::Result<()> {
+        let chunks = self.buffer.len().div_ceil(CHUNK_SIZE).max(1);
         if let (Some(max), Some(limit)) = (self.suite.max_chunks(), self.message_limit)
-            && self.index >= max
+            && self.index + chunks as u64 > max
         {
             return Err(SealError::MessageTooLarge { suite: self.suite.name(), limit }.into_io());
         }
+        let full = (chunks - 1) * CHUNK_SIZE;
         self.wire.clear();
-        self.cipher.seal_chunk(self.index, last, &self.buffer, &mut self.wire);
-        zeroize::Zeroize::zeroize(&mut *self.buffer);
-        self.index += 1;
+        self.wire.resize(
+            (chunks - 1) * self.suite.wire_chunk_len() + self.suite.wire_len(self.buffer.len() - full),
+            0,
+        );
+        let (index, cipher) = (self.index, &self.cipher);
+        let jobs: Vec<(u64, &[u8], &mut [u8])> = self
+            .buffer
+            .chunks(CHUNK_SIZE)
+            .chain(self.buffer.is_empty().then_some(&[][..]))
+            .zip(self.wire.chunks_mut(self.suite.wire_chunk_len()))
+            .zip(index..)
+            .map(|((plain, out), i)| (i, plain, out))
+            .collect();
+        let final_index = index + chunks as u64 - 1;
+        parallel::run(
+            jobs,
+            parallel::threads_for(self.suite, chunks, self.threads),
+            |(i, plain, out)| cipher.seal_chunk_into(*i, last && *i == final_index, plain, out),
+            || {},
+            |_| {},
+        );
+        self.buffer.zeroize();
+        self.index += chunks as u64;
         self.out.write_all(&self.wire)
     }
 
@@ -286,11 +370,20 @@ impl<W: Write> SealWriter<W> {
         if let Some((_, transcript)) = &mut self.signing {
             transcript.update(data);
         }
+        let capacity = self.batch_chunks * CHUNK_SIZE;
         while !data.is_empty() {
-            if self.buffer.len() == CHUNK_SIZE {
+            if self.buffer.len() == capacity {
                 self.emit(false)?;
             }
-            let n = data.len().min(CHUNK_SIZE - self.buffer.len());
+            if self.buffer.len() == self.buffer.capacity() && self.buffer.capacity() < capacity {
+                // Grown once, to a whole batch, when a message proves longer than a chunk:
+                // small messages keep a small buffer. Copied by hand, as a reallocation would
+                // leave the old bytes behind unwiped.
+                let mut grown = Zeroizing::new(Vec::with_capacity(capacity));
+                grown.extend_from_slice(&self.buffer);
+                self.buffer = grown;
+            }
+            let n = data.len().min(capacity - self.buffer.len());
             self.buffer.extend_from_slice(&data[..n]);
             data = &data[n..];
         }

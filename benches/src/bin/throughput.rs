@@ -3,7 +3,8 @@
 //! `hashlib` and prints the ratios.
 //!
 //! Usage: `throughput [--seconds S] [--only GROUP,...]`: time per operation (default 1 s); the
-//! groups to run (default all): `aead`, `des`, `md5`, `api`, `hash`.
+//! groups to run (default all): `aead`, `des`, `md5`, `api`, `hash`, `cores` (one thread
+//! against every core, 25 MiB).
 #![forbid(unsafe_code)]
 
 use std::hint::black_box;
@@ -40,7 +41,7 @@ fn stream_open(
     }
 }
 
-const GROUPS: [&str; 5] = ["aead", "des", "md5", "api", "hash"];
+const GROUPS: [&str; 6] = ["aead", "des", "md5", "api", "hash", "cores"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut seconds = 1.0_f64;
@@ -85,6 +86,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if wanted("api") {
         api(t)?;
+    }
+    if wanted("cores") {
+        cores(t)?;
     }
     if wanted("hash") {
         let message = input(16 * MIB);
@@ -153,45 +157,101 @@ fn des_cbc(t: Duration) {
     }
 }
 
-/// `Sealer::seal`, `Opener::open` and `Opener::open_reader` of 16 MiB, both suites.
+/// `Sealer::seal`, `Opener::open` and `Opener::open_reader` of 1 MiB and 16 MiB, both suites,
+/// on one thread (`threads(1)`): the one-core figures.
 fn api(t: Duration) -> Result<(), Box<dyn std::error::Error>> {
-    let message = input(16 * MIB);
-    for suite in Suite::ALL {
-        let sealer = Sealer::new().suite(suite).key_slip();
-        let mb_s = throughput_mb_s(message.len(), t, || {
-            black_box(sealer.seal(black_box(&message)).map(|s| s.envelope.len()).unwrap_or(0));
-        });
-        report(
-            &format!("seal-{}-16m", suite.name()),
-            &format!("Sealer::seal, 16 MiB, {} (key slip)", suite.name()),
-            mb_s,
-        );
+    for (size, label) in [(MIB, "1m"), (16 * MIB, "16m")] {
+        let message = input(size);
+        for suite in Suite::ALL {
+            let name = suite.name();
+            let sealer = Sealer::new().suite(suite).key_slip().threads(1);
+            let mb_s = throughput_mb_s(message.len(), t, || {
+                black_box(sealer.seal(black_box(&message)).map(|s| s.envelope.len()).unwrap_or(0));
+            });
+            report(
+                &format!("seal-{name}-{label}"),
+                &format!("Sealer::seal, {label}, {name}, one thread"),
+                mb_s,
+            );
 
-        let sealed = sealer.seal(&message)?;
-        let slip = sealed.key_slip.ok_or("no key slip")?;
-        let opener = Opener::new().identity(slip);
-        let check = opener.open(&sealed.envelope)?;
-        if check.plaintext() != &message[..] {
-            return Err("round trip failed".into());
+            let sealed = sealer.seal(&message)?;
+            let slip = sealed.key_slip.ok_or("no key slip")?;
+            let opener = Opener::new().identity(slip).threads(1);
+            let check = opener.open(&sealed.envelope)?;
+            if check.plaintext() != &message[..] {
+                return Err("round trip failed".into());
+            }
+            let mb_s = throughput_mb_s(message.len(), t, || {
+                black_box(opener.open(black_box(&sealed.envelope)).map(|o| o.plaintext().len()).unwrap_or(0));
+            });
+            report(
+                &format!("open-{name}-{label}"),
+                &format!("Opener::open, {label}, {name}, one thread"),
+                mb_s,
+            );
+
+            let mut read_buf = vec![0u8; CHUNK];
+            let mb_s = throughput_mb_s(message.len(), t, || {
+                black_box(stream_open(&opener, &sealed.envelope, &mut read_buf).unwrap_or(0));
+            });
+            report(
+                &format!("open-reader-{name}-{label}"),
+                &format!("Opener::open_reader, {label}, {name}, one thread"),
+                mb_s,
+            );
         }
-        let mb_s = throughput_mb_s(message.len(), t, || {
-            black_box(opener.open(black_box(&sealed.envelope)).map(|o| o.plaintext().len()).unwrap_or(0));
-        });
-        report(
-            &format!("open-{}-16m", suite.name()),
-            &format!("Opener::open, 16 MiB, {} (key slip)", suite.name()),
-            mb_s,
-        );
+    }
+    Ok(())
+}
 
-        let mut read_buf = vec![0u8; CHUNK];
-        let mb_s = throughput_mb_s(message.len(), t, || {
-            black_box(stream_open(&opener, &sealed.envelope, &mut read_buf).unwrap_or(0));
-        });
-        report(
-            &format!("open-reader-{}-16m", suite.name()),
-            &format!("Opener::open_reader, 16 MiB, {} (key slip)", suite.name()),
-            mb_s,
-        );
+/// Seal and open of 25 MiB, both suites, one-call and streaming, on one thread and on every
+/// core, the two measured one after the other: `<op>-<suite>-25m-t1` and `-tN`.
+fn cores(t: Duration) -> Result<(), Box<dyn std::error::Error>> {
+    let all = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let message = input(25 * MIB);
+    for suite in Suite::ALL {
+        let name = suite.name();
+        for threads in [1, all] {
+            let sealer = Sealer::new().suite(suite).key_slip().threads(threads);
+            let mb_s = throughput_mb_s(message.len(), t, || {
+                black_box(sealer.seal(black_box(&message)).map(|s| s.envelope.len()).unwrap_or(0));
+            });
+            report(
+                &format!("seal-{name}-25m-t{threads}"),
+                &format!("Sealer::seal, 25 MiB, {name}, {threads} thread(s)"),
+                mb_s,
+            );
+            let sealed = sealer.seal(&message)?;
+            let slip = sealed.key_slip.ok_or("no key slip")?;
+            let opener = Opener::new().identity(slip).threads(threads);
+            let mb_s = throughput_mb_s(message.len(), t, || {
+                black_box(opener.open(black_box(&sealed.envelope)).map(|o| o.plaintext().len()).unwrap_or(0));
+            });
+            report(
+                &format!("open-{name}-25m-t{threads}"),
+                &format!("Opener::open, 25 MiB, {name}, {threads} thread(s)"),
+                mb_s,
+            );
+            let mb_s = throughput_mb_s(message.len(), t, || {
+                if let Ok(mut writer) = sealer.seal_writer(io::sink()) {
+                    black_box(writer.write_all(black_box(&message)).and_then(|()| writer.finish()).is_ok());
+                }
+            });
+            report(
+                &format!("seal-writer-{name}-25m-t{threads}"),
+                &format!("Sealer::seal_writer, 25 MiB, {name}, {threads} thread(s)"),
+                mb_s,
+            );
+            let mut read_buf = vec![0u8; CHUNK];
+            let mb_s = throughput_mb_s(message.len(), t, || {
+                black_box(stream_open(&opener, &sealed.envelope, &mut read_buf).unwrap_or(0));
+            });
+            report(
+                &format!("open-reader-{name}-25m-t{threads}"),
+                &format!("Opener::open_reader, 25 MiB, {name}, {threads} thread(s)"),
+                mb_s,
+            );
+        }
     }
     Ok(())
 }

@@ -93,28 +93,31 @@ impl ChaChaChunks {
         ChaChaChunks { aead }
     }
 
-    pub(crate) fn seal(&self, index: u64, last: bool, plaintext: &[u8], out: &mut Vec<u8>) {
-        let start = out.len();
-        out.extend_from_slice(plaintext);
-        let tag = self.aead.seal(nonce(index, last), b"", &mut out[start..]);
-        out.extend_from_slice(&tag);
+    /// Seal `plaintext` into `out`, which holds exactly `plaintext.len() + 16` bytes: copied once
+    /// into its place and encrypted there, the tag after it.
+    pub(crate) fn seal_into(&self, index: u64, last: bool, plaintext: &[u8], out: &mut [u8]) {
+        let (body, tag_out) = out.split_at_mut(plaintext.len());
+        body.copy_from_slice(plaintext);
+        let tag = self.aead.seal(nonce(index, last), b"", body);
+        tag_out.copy_from_slice(&tag);
     }
 
-    pub(crate) fn open(
+    /// Authenticate and decrypt `wire` into the start of `out` (at least the ciphertext's
+    /// length); the plaintext length. On failure the caller wipes `out`.
+    pub(crate) fn open_into(
         &self,
         index: u64,
         last: bool,
         wire: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<(), OpenError> {
+        out: &mut [u8],
+    ) -> Result<usize, OpenError> {
         let ct_len = wire.len().checked_sub(TAG_LEN).ok_or(OpenError::DecryptionFailed)?;
         let (ct, tag) = wire.split_at(ct_len);
         let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| OpenError::DecryptionFailed)?;
-        let start = out.len();
-        out.extend_from_slice(ct);
-        // On failure the caller wipes and drops what was appended.
-        if self.aead.open(nonce(index, last), b"", &mut out[start..], tag) {
-            Ok(())
+        let body = out.get_mut(..ct_len).ok_or(OpenError::DecryptionFailed)?;
+        body.copy_from_slice(ct);
+        if self.aead.open(nonce(index, last), b"", body, tag) {
+            Ok(ct_len)
         } else {
             Err(OpenError::DecryptionFailed)
         }

@@ -3,7 +3,7 @@
 
 use super::fast_des::FastDes as Des;
 use cbc::cipher::block_padding::Pkcs7;
-use cbc::cipher::{BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, KeyInit, KeyIvInit};
+use cbc::cipher::{Block, BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, KeyInit, KeyIvInit};
 use hmac::{Hmac, Mac};
 use md5::Md5;
 use zeroize::Zeroizing;
@@ -61,29 +61,29 @@ impl DesChunks {
         mac
     }
 
-    pub(crate) fn seal(&self, index: u64, last: bool, plaintext: &[u8], out: &mut Vec<u8>) {
-        let start = out.len();
-        let padded_len = (plaintext.len() / BLOCK + 1) * BLOCK;
-        out.extend_from_slice(plaintext);
-        out.resize(start + padded_len, 0);
+    /// Seal `plaintext` into `out`, which holds exactly its padded length plus the MAC
+    /// ([`padded_len`] `+ 16`): padded and encrypted there, the MAC after it.
+    pub(crate) fn seal_into(&self, index: u64, last: bool, plaintext: &[u8], out: &mut [u8]) {
+        let (body, tag_out) = out.split_at_mut(padded_len(plaintext.len()));
         let iv = self.chunk_iv(index);
         let encryptor = cbc::Encryptor::<Des>::new(&(*self.des_key).into(), &(*iv).into());
-        // Invariant: the buffer holds exactly the padded length, padding's only failure.
+        // Invariant: `body` holds exactly the padded length, padding's only failure.
         #[allow(clippy::expect_used)]
-        encryptor
-            .encrypt_padded::<Pkcs7>(&mut out[start..], plaintext.len())
-            .expect("buffer sized for PKCS#7 padding");
-        let tag = self.chunk_mac(index, last, &out[start..]).finalize().into_bytes();
-        out.extend_from_slice(&tag);
+        encryptor.encrypt_padded_b2b::<Pkcs7>(plaintext, body).expect("buffer sized for PKCS#7 padding");
+        let tag = self.chunk_mac(index, last, body).finalize().into_bytes();
+        tag_out.copy_from_slice(&tag);
     }
 
-    pub(crate) fn open(
+    /// Authenticate and decrypt `wire` into the start of `out`; the plaintext length. `out` needs
+    /// room for the plaintext only (a full chunk's 65536 bytes take exactly 65536): the padding
+    /// block is decrypted aside. On failure the caller wipes `out`.
+    pub(crate) fn open_into(
         &self,
         index: u64,
         last: bool,
         wire: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<(), OpenError> {
+        out: &mut [u8],
+    ) -> Result<usize, OpenError> {
         let ct_len = wire.len().checked_sub(TAG_LEN).ok_or(OpenError::DecryptionFailed)?;
         if ct_len == 0 || ct_len % BLOCK != 0 {
             return Err(OpenError::DecryptionFailed);
@@ -92,15 +92,35 @@ impl DesChunks {
         // Encrypt-then-MAC: the MAC is checked (in constant time, by `verify_slice`) before any
         // decryption, so padding errors are only ever seen on authentic ciphertext.
         self.chunk_mac(index, last, ct).verify_slice(tag).map_err(|_| OpenError::DecryptionFailed)?;
-        let start = out.len();
-        out.extend_from_slice(ct);
         let iv = self.chunk_iv(index);
-        let decryptor = cbc::Decryptor::<Des>::new(&(*self.des_key).into(), &(*iv).into());
-        let plain_len = decryptor
-            .decrypt_padded::<Pkcs7>(&mut out[start..])
-            .map_err(|_| OpenError::DecryptionFailed)?
-            .len();
-        out.truncate(start + plain_len);
-        Ok(())
+        let mut decryptor = cbc::Decryptor::<Des>::new(&(*self.des_key).into(), &(*iv).into());
+        let (body, final_block) = ct.split_at(ct_len - BLOCK);
+        let body_out = out.get_mut(..body.len()).ok_or(OpenError::DecryptionFailed)?;
+        let (blocks_in, _) = Block::<Des>::slice_as_chunks(body);
+        let (blocks_out, _) = Block::<Des>::slice_as_chunks_mut(body_out);
+        decryptor.decrypt_blocks_b2b(blocks_in, blocks_out).map_err(|_| OpenError::DecryptionFailed)?;
+        let mut last_block = Block::<Des>::default();
+        last_block.copy_from_slice(final_block);
+        decryptor.decrypt_block(&mut last_block);
+        let result = unpad_into(&last_block, out.get_mut(body.len()..).unwrap_or_default());
+        zeroize::Zeroize::zeroize(last_block.as_mut_slice());
+        result.map(|n| body.len() + n)
     }
+}
+
+/// Check PKCS#7 padding (1 to 8 bytes, each holding the padding's length) of the decrypted final
+/// block and put its data bytes at the start of `out`; their number.
+fn unpad_into(block: &[u8], out: &mut [u8]) -> Result<usize, OpenError> {
+    let pad = usize::from(block[BLOCK - 1]);
+    if !(1..=BLOCK).contains(&pad) || block[BLOCK - pad..].iter().any(|&b| usize::from(b) != pad) {
+        return Err(OpenError::DecryptionFailed);
+    }
+    let data = &block[..BLOCK - pad];
+    out.get_mut(..data.len()).ok_or(OpenError::DecryptionFailed)?.copy_from_slice(data);
+    Ok(data.len())
+}
+
+/// The length of `len` bytes padded with PKCS#7 (always at least one byte of padding).
+pub(crate) fn padded_len(len: usize) -> usize {
+    (len / BLOCK + 1) * BLOCK
 }

@@ -1,7 +1,7 @@
 //! Cipher suites and their chunk ciphers (SPEC.md section 5).
 //!
 //! Each chunk is sealed and opened on its own (its nonce or IV comes from its index), so a caller
-//! may process chunks in parallel; the streaming adapters in this crate process them in order.
+//! may process chunks in parallel, as `crate::parallel` does.
 
 mod chacha;
 mod des_key;
@@ -110,9 +110,14 @@ impl Suite {
 
     /// Size of a full chunk on the wire.
     pub(crate) fn wire_chunk_len(self) -> usize {
+        self.wire_len(CHUNK_SIZE)
+    }
+
+    /// Size on the wire of a chunk holding `plain_len` chunk stream bytes.
+    pub(crate) fn wire_len(self, plain_len: usize) -> usize {
         match self {
-            Suite::ChaCha20Poly1305 => CHUNK_SIZE + TAG_LEN,
-            Suite::LegacyDesCbcMd5 => CHUNK_SIZE + 8 + TAG_LEN,
+            Suite::ChaCha20Poly1305 => plain_len + TAG_LEN,
+            Suite::LegacyDesCbcMd5 => des_md5::padded_len(plain_len) + TAG_LEN,
         }
     }
 }
@@ -151,40 +156,39 @@ impl ChunkCipher {
         }
     }
 
-    /// Append the wire form of chunk `index` to `out`.
-    pub(crate) fn seal_chunk(&self, index: u64, last: bool, plaintext: &[u8], out: &mut Vec<u8>) {
+    /// Seal chunk `index` into `out`, which holds exactly [`Suite::wire_len`] of the plaintext.
+    pub(crate) fn seal_chunk_into(&self, index: u64, last: bool, plaintext: &[u8], out: &mut [u8]) {
         match self {
-            ChunkCipher::ChaCha(c) => c.seal(index, last, plaintext, out),
-            ChunkCipher::Des(c) => c.seal(index, last, plaintext, out),
+            ChunkCipher::ChaCha(c) => c.seal_into(index, last, plaintext, out),
+            ChunkCipher::Des(c) => c.seal_into(index, last, plaintext, out),
         }
     }
 
-    /// Authenticate and decrypt chunk `index`, appending its plaintext to `out`.
+    /// Authenticate and decrypt chunk `index` into the start of `out`; the plaintext length.
+    /// `out` needs [`CHUNK_SIZE`] bytes for a non-final chunk, the ciphertext's length (the wire
+    /// length less 16) for a final one.
     ///
     /// SPEC.md section 5.3, for both suites: a non-final chunk holds exactly `C` plaintext bytes
     /// and a final one 1 to `C`, so that one message has one chunking (a key holder cannot move
-    /// chunk boundaries). On failure `out` is left as it was: nothing unauthenticated is appended.
-    pub(crate) fn open_chunk(
+    /// chunk boundaries). On failure `out` is wiped: nothing unauthenticated is left in it.
+    pub(crate) fn open_chunk_into(
         &self,
         index: u64,
         last: bool,
         wire: &[u8],
-        out: &mut Vec<u8>,
-    ) -> Result<(), OpenError> {
-        let start = out.len();
-        let mut result = match self {
-            ChunkCipher::ChaCha(c) => c.open(index, last, wire, out),
-            ChunkCipher::Des(c) => c.open(index, last, wire, out),
+        out: &mut [u8],
+    ) -> Result<usize, OpenError> {
+        let result = match self {
+            ChunkCipher::ChaCha(c) => c.open_into(index, last, wire, out),
+            ChunkCipher::Des(c) => c.open_into(index, last, wire, out),
         };
-        let len = out.len() - start;
-        if result.is_ok() && !(if last { (1..=CHUNK_SIZE).contains(&len) } else { len == CHUNK_SIZE }) {
-            result = Err(OpenError::DecryptionFailed);
+        match result {
+            Ok(len) if (if last { (1..=CHUNK_SIZE).contains(&len) } else { len == CHUNK_SIZE }) => Ok(len),
+            _ => {
+                zeroize::Zeroize::zeroize(out);
+                Err(OpenError::DecryptionFailed)
+            }
         }
-        if result.is_err() {
-            zeroize::Zeroize::zeroize(&mut out[start..]);
-            out.truncate(start);
-        }
-        result
     }
 }
 

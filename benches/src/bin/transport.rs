@@ -1,0 +1,135 @@
+//! The esmtp side of `scripts/bench-transport`, against a mail server (the mail lab):
+//!
+//! - `smtp --account A --to ADDR --count N --out DIR`: seal, package and submit N mails over one
+//!   SMTP session, timed as a whole; then writes the submitted mails to DIR (for the Python peer,
+//!   which sends the same bytes). Prints `seconds<TAB>connections opened`.
+//! - `imap-load --account B --mailbox M --count N --key F`: creates mailbox M and appends N esmtp
+//!   mails sealed to a fresh identity, saved to F (untimed preparation).
+//! - `imap-fetch --account B --mailbox M --count N --key F`: one IMAP session fetching and
+//!   opening every mail of M, timed from connecting to the last mail opened. Prints
+//!   `seconds<TAB>mails opened`; fails unless all N opened.
+//! - `imap-drop --account B --mailbox M`: deletes M.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use esmtp_core::mime::{MailDraft, Mailbox};
+use esmtp_core::{Opener, Sealer, X25519Identity};
+use esmtp_transport::account_file::{self, Login};
+use esmtp_transport::{ImapClient, ImapFetchOptions, SendOptions, Submit, Submitter};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+#[derive(Default)]
+struct Args {
+    account: Option<PathBuf>,
+    to: Option<String>,
+    count: usize,
+    out: Option<PathBuf>,
+    mailbox: Option<String>,
+    key: Option<PathBuf>,
+}
+
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Args> {
+    let mut parsed = Args { count: 1, ..Args::default() };
+    while let Some(arg) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{arg} needs a value"))?;
+        match arg.as_str() {
+            "--account" => parsed.account = Some(value.into()),
+            "--to" => parsed.to = Some(value),
+            "--count" => parsed.count = value.parse()?,
+            "--out" => parsed.out = Some(value.into()),
+            "--mailbox" => parsed.mailbox = Some(value),
+            "--key" => parsed.key = Some(value.into()),
+            other => return Err(format!("unknown argument {other:?}").into()),
+        }
+    }
+    Ok(parsed)
+}
+
+/// A text mail of about 2 KB, numbered.
+fn draft(from: &str, to: &str, i: usize) -> MailDraft {
+    let body = format!(
+        "Message {i} of the transport benchmark.\n{}",
+        "The quick brown fox jumps over the lazy dog.\n".repeat(40)
+    );
+    MailDraft::new(Mailbox::new(from)).to(Mailbox::new(to)).subject(format!("bench {i}")).text(body)
+}
+
+fn main() -> Result<()> {
+    let mut argv = std::env::args().skip(1);
+    let command = argv.next().ok_or("usage: transport smtp|imap-load|imap-fetch|imap-drop ...")?;
+    let args = parse(argv)?;
+    let account = account_file::load(args.account.as_deref().ok_or("--account is needed")?, Login::Needed)?;
+    let from = account.address().to_string();
+    match command.as_str() {
+        "smtp" => {
+            let to = args.to.ok_or("--to is needed")?;
+            let out = args.out.ok_or("--out is needed")?;
+            let bob = X25519Identity::generate()?;
+            let submitter = Submitter::new(&account)?;
+            let options = SendOptions::default();
+            let mut sent = Vec::with_capacity(args.count);
+            let start = Instant::now();
+            for i in 0..args.count {
+                let packaged = account.package(
+                    &draft(&from, &to, i),
+                    Sealer::new().recipient(bob.to_public()),
+                    &options,
+                )?;
+                submitter.send_raw(&from, std::slice::from_ref(&to), &packaged.mail.bytes)?;
+                sent.push(packaged.mail.bytes);
+            }
+            let seconds = start.elapsed().as_secs_f64();
+            let connections = submitter.connections_opened();
+            submitter.close();
+            std::fs::create_dir_all(&out)?;
+            for (i, bytes) in sent.iter().enumerate() {
+                std::fs::write(out.join(format!("{i:04}.eml")), bytes)?;
+            }
+            println!("{seconds:.4}\t{connections}");
+        }
+        "imap-load" => {
+            let mailbox = args.mailbox.ok_or("--mailbox is needed")?;
+            let key = args.key.ok_or("--key is needed")?;
+            let bob = X25519Identity::generate()?;
+            std::fs::write(&key, bob.to_secret_string().as_bytes())?;
+            let options = SendOptions::default();
+            let mut imap = ImapClient::connect(&account)?;
+            imap.create_mailbox(&mailbox)?;
+            for i in 0..args.count {
+                let packaged = account.package(
+                    &draft(&from, &from, i),
+                    Sealer::new().recipient(bob.to_public()),
+                    &options,
+                )?;
+                imap.append(&mailbox, &packaged.mail.bytes)?;
+            }
+            imap.logout()?;
+        }
+        "imap-fetch" => {
+            let mailbox = args.mailbox.ok_or("--mailbox is needed")?;
+            let key = args.key.ok_or("--key is needed")?;
+            let bob: X25519Identity = std::fs::read_to_string(&key)?.trim().parse()?;
+            let opener = Opener::new().identity(bob);
+            let start = Instant::now();
+            let mut imap = ImapClient::connect(&account)?;
+            let report = imap.fetch_esmtp(&mailbox, &opener, &ImapFetchOptions::default())?;
+            let opened = report.opened().count();
+            let seconds = start.elapsed().as_secs_f64();
+            imap.logout()?;
+            if opened != args.count {
+                return Err(format!("opened {opened} of {} mails", args.count).into());
+            }
+            println!("{seconds:.4}\t{opened}");
+        }
+        "imap-drop" => {
+            let mut imap = ImapClient::connect(&account)?;
+            imap.delete_mailbox(&args.mailbox.ok_or("--mailbox is needed")?)?;
+            imap.logout()?;
+        }
+        other => return Err(format!("unknown command {other:?}").into()),
+    }
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! Chunks on several threads: the one-call and the streaming paths give the same bytes whatever
+//! the thread count (and the same as each other), open on any thread count, and still reject
+//! tampering. Sizes are chosen around the chunk boundaries where the prefix and the suffix
+//! (digest, signature) fall, and large enough that several threads are used.
+
+mod common;
+
+use std::io::{Read, Write};
+
+use esmtp_core::{OpenError, Opener, Sealer, SeededRandom, Signature, Suite, X25519Identity};
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::SeedableRng;
+
+const C: usize = common::C;
+
+fn rng(seed: u64) -> SeededRandom<ChaCha20Rng> {
+    SeededRandom(ChaCha20Rng::seed_from_u64(seed))
+}
+
+/// Message lengths that put the end of the message, and so the suffix, at and across chunk
+/// boundaries, for prefixes of 1 and 65 bytes and suffixes of 0 to 80; and multi-chunk ones.
+fn lengths() -> Vec<usize> {
+    let mut lengths = vec![0, 1, 1000];
+    for chunks in [1, 2, 10] {
+        for delta in [-146i64, -145, -120, -81, -80, -66, -65, -64, -17, -1, 0, 1, 7] {
+            lengths.push((chunks as i64 * C as i64 + delta) as usize);
+        }
+    }
+    lengths.push(17 * C + 12345);
+    lengths
+}
+
+/// Write `data` in pieces of varying size (1 byte up to several chunks).
+fn write_in_pieces(writer: &mut impl Write, data: &[u8]) {
+    let sizes = [1, 7, 4096, C - 3, 3 * C + 5, 100];
+    let (mut at, mut i) = (0, 0);
+    while at < data.len() {
+        let n = sizes[i % sizes.len()].min(data.len() - at);
+        writer.write_all(&data[at..at + n]).unwrap();
+        at += n;
+        i += 1;
+    }
+}
+
+fn read_in_pieces(reader: &mut impl Read) -> Result<Vec<u8>, OpenError> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 5 * C + 11];
+    let sizes = [13, C, 2 * C + 1, 5 * C + 11];
+    let mut i = 0;
+    loop {
+        let n = reader.read(&mut buf[..sizes[i % sizes.len()]]).map_err(OpenError::from_io)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&buf[..n]);
+        i += 1;
+    }
+}
+
+#[test]
+fn same_bytes_on_any_thread_count_one_call_and_streaming() {
+    let signer = X25519Identity::generate().unwrap();
+    for suite in Suite::ALL {
+        for signed in [false, true] {
+            for (n, len) in lengths().into_iter().enumerate() {
+                let message = common::pattern(len, n as u8);
+                let sealer = |threads: usize| {
+                    let sealer = Sealer::new().suite(suite).key_slip().threads(threads);
+                    if signed { sealer.sign_with(signer.clone()) } else { sealer }
+                };
+                let what = format!("{suite}, signed {signed}, {len} bytes");
+                let reference = sealer(1).seal_with(&message, &mut rng(n as u64)).unwrap();
+                for threads in [2, 3, 8] {
+                    let sealed = sealer(threads).seal_with(&message, &mut rng(n as u64)).unwrap();
+                    assert!(sealed.envelope == reference.envelope, "{what}: one call on {threads} threads");
+                }
+                for threads in [1, 3] {
+                    let mut writer =
+                        sealer(threads).seal_writer_with(Vec::new(), &mut rng(n as u64)).unwrap();
+                    write_in_pieces(&mut writer, &message);
+                    let streamed = writer.finish().unwrap();
+                    assert!(streamed == reference.envelope, "{what}: streaming on {threads} threads");
+                }
+
+                let slip = reference.key_slip.unwrap();
+                for threads in [1, 2, 8] {
+                    let opener = Opener::new().identity(slip.clone()).threads(threads);
+                    let opened = opener.open(&reference.envelope).unwrap();
+                    assert!(opened.plaintext() == &message[..], "{what}: open on {threads} threads");
+                    assert_eq!(opened.md5(), common::md5(&message), "{what}");
+                    let expected = if signed {
+                        Signature::Signed { signer: signer.to_public() }
+                    } else {
+                        Signature::Unsigned
+                    };
+                    assert_eq!(opened.signature(), &expected, "{what}");
+                    let mut reader = opener.open_reader(&reference.envelope[..]).unwrap();
+                    assert!(read_in_pieces(&mut reader).unwrap() == message, "{what}: open_reader");
+                    assert!(reader.is_verified());
+                    assert_eq!(reader.carried_md5().is_some(), suite == Suite::LegacyDesCbcMd5);
+                }
+            }
+        }
+    }
+}
+
+/// Tampering with any one chunk of a many-chunk envelope, or cutting it at a chunk boundary,
+/// fails on every thread count, in both paths, and releases nothing past the damage.
+#[test]
+fn tampering_fails_on_any_thread_count() {
+    for suite in Suite::ALL {
+        let message = common::pattern(12 * C + 99, 3);
+        let sealed = Sealer::new().suite(suite).key_slip().seal(&message).unwrap();
+        let slip = sealed.key_slip.unwrap();
+        let des = suite == Suite::LegacyDesCbcMd5;
+        let wire = if des { C + 8 + 16 } else { C + 16 };
+        // Unsigned key-slip envelope: the chunk stream is `F || message [|| D]`.
+        let stream = 1 + message.len() + if des { 16 } else { 0 };
+        let final_len = stream - (stream - 1) / C * C;
+        let final_wire = if des { (final_len / 8 + 1) * 8 + 16 } else { final_len + 16 };
+        let payload_start = sealed.envelope.len() - (stream - 1) / C * wire - final_wire;
+        for threads in [1, 2, 4] {
+            let opener = Opener::new().identity(slip.clone()).threads(threads);
+            for chunk in [0, 1, 5, 11, 12] {
+                let mut bad = sealed.envelope.clone();
+                let at = (payload_start + chunk * wire + 40).min(bad.len() - 1);
+                bad[at] ^= 0x10;
+                assert!(
+                    matches!(opener.open(&bad), Err(OpenError::DecryptionFailed)),
+                    "{suite} chunk {chunk}"
+                );
+                let released = match opener.open_reader(&bad[..]) {
+                    Ok(mut reader) => {
+                        let mut out = Vec::new();
+                        let err = reader.read_to_end(&mut out).unwrap_err();
+                        assert!(
+                            matches!(OpenError::from_io(err), OpenError::DecryptionFailed),
+                            "{suite} chunk {chunk}"
+                        );
+                        out.len()
+                    }
+                    Err(e) => {
+                        assert!(matches!(e, OpenError::DecryptionFailed), "{suite} chunk {chunk}");
+                        0
+                    }
+                };
+                assert!(
+                    released <= chunk * C,
+                    "{suite}: {released} bytes released before damaged chunk {chunk}"
+                );
+            }
+            for cut_chunks in [1, 6, 12] {
+                let cut = &sealed.envelope[..payload_start + cut_chunks * wire];
+                assert!(
+                    matches!(opener.open(cut), Err(OpenError::DecryptionFailed)),
+                    "{suite} cut {cut_chunks}"
+                );
+            }
+        }
+    }
+}

@@ -55,7 +55,7 @@ pub struct MailboxState {
 /// use esmtp_core::{Opener, X25519Identity};
 /// use esmtp_transport::{Account, Credentials, ImapClient, ImapFetchOptions, ImapSyncState, Secret};
 ///
-/// # fn identity() -> X25519Identity { unimplemented!() }
+/// # fn identity() -> X25519Identity { X25519Identity::generate().expect("the OS random source") }
 /// # fn stored_state() -> Option<String> { None }
 /// let account = Account::gmail("bob@gmail.com", Credentials::Password(Secret::new("app password")))
 ///     .build()?;

@@ -48,7 +48,7 @@ pub struct Pop3Entry {
 /// use esmtp_core::{Opener, X25519Identity};
 /// use esmtp_transport::{Account, Credentials, Pop3Client, Pop3FetchOptions, Secret};
 ///
-/// # fn identity() -> X25519Identity { unimplemented!() }
+/// # fn identity() -> X25519Identity { X25519Identity::generate().expect("the OS random source") }
 /// let account = Account::gmail("bob@gmail.com", Credentials::Password(Secret::new("app password")))
 ///     .build()?;
 /// let mut pop3 = Pop3Client::connect(&account)?;

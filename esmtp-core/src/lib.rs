@@ -64,6 +64,7 @@ mod seal;
 mod stanza;
 mod suite;
 mod text;
+mod wipe;
 mod x25519;
 
 pub use armor::{ARMOR_BEGIN, ARMOR_END, ArmorReader, ArmorWriter, armor, dearmor, is_armored};

@@ -3,10 +3,12 @@
 //! They produce and accept exactly what the streaming writer and reader do, but since the sizes
 //! are known in advance the output is allocated once, at its final size, and every chunk is
 //! sealed or opened in its final place: a full chunk's bytes are copied once (input to output)
-//! and encrypted or decrypted there. On one thread the chunks are done in order, each written at
-//! the end of the output while it is in cache; on several, the places are made first and chunks
-//! that hold only message bytes are spread over the threads (`crate::parallel`), while the few
-//! that hold the prefix or the suffix are assembled aside by the calling thread.
+//! and encrypted or decrypted there. On one thread the chunks are done in order, each appended
+//! to the output while it is in cache, so no byte of it is written twice (no zeroing first); on
+//! several, the places are made first (zeroed: safe code cannot hand out parts of a buffer that
+//! is not initialized) and chunks that hold only message bytes are spread over the threads
+//! (`crate::parallel`), while the few that hold the prefix or the suffix are assembled aside by
+//! the calling thread.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -19,6 +21,7 @@ use crate::open::Opened;
 use crate::parallel;
 use crate::seal::{self, Prepared};
 use crate::suite::{CHUNK_SIZE, ChunkCipher, Suite};
+use crate::wipe::{wipe, wipe_zeroizing};
 use crate::x25519::X25519Identity;
 
 /// Seal `message` after the prepared header, on up to `threads` threads.
@@ -68,11 +71,9 @@ pub(crate) fn seal(
             } else {
                 &message[start - prefix.len()..end - prefix.len()]
             };
-            let at = envelope.len();
-            envelope.resize(at + suite.wire_len(end - start), 0);
-            cipher.seal_chunk_into(i as u64, i == chunks - 1, plain, &mut envelope[at..]);
+            cipher.seal_chunk_append(i as u64, i == chunks - 1, plain, &mut envelope);
         }
-        scratch.zeroize();
+        wipe(&mut scratch);
         return envelope;
     }
 
@@ -96,7 +97,7 @@ pub(crate) fn seal(
             assemble(i, &suffix, &mut scratch);
             cipher.seal_chunk_into(i as u64, i == chunks - 1, &scratch, out);
         }
-        scratch.zeroize();
+        wipe(&mut scratch);
     };
     parallel::run(
         jobs,
@@ -130,8 +131,8 @@ fn room(wire: &[u8], last: bool) -> usize {
     if last { wire.len().saturating_sub(crate::suite::TAG_LEN) } else { CHUNK_SIZE }
 }
 
-/// Open chunks 1 and on, one after the other on this thread, each in its place at the end of
-/// `plain` (which has the room): the memory is touched once, while the chunk is in cache.
+/// Open chunks 1 and on, one after the other on this thread, each appended to `plain` (which has
+/// the room): the memory is written once, while the chunk is in cache.
 fn open_in_order(
     cipher: &ChunkCipher,
     pieces: &[&[u8]],
@@ -141,10 +142,7 @@ fn open_in_order(
 ) -> Result<usize, OpenError> {
     for (i, wire) in pieces.iter().enumerate().skip(1) {
         let last = i == pieces.len() - 1;
-        let at = plain.len();
-        plain.resize(at + room(wire, last), 0);
-        let len = cipher.open_chunk_into(i as u64, last, wire, &mut plain[at..])?;
-        plain.truncate(at + len);
+        cipher.open_chunk_append(i as u64, last, wire, plain)?;
         let upto = surely_message.clamp(hashes.hashed, plain.len());
         let hashed = hashes.hashed;
         hashes.update(&plain[hashed..upto]);
@@ -261,8 +259,8 @@ pub(crate) fn open(
         return Err(OpenError::DecryptionFailed);
     }
     // Chunk 0 first: it says who signed, checked before anything else is opened.
-    let mut first = Zeroizing::new(vec![0u8; room(pieces[0], chunks == 1)]);
-    let first_len = cipher.open_chunk_into(0, chunks == 1, pieces[0], &mut first)?;
+    let mut first = Zeroizing::new(Vec::with_capacity(room(pieces[0], chunks == 1)));
+    let first_len = cipher.open_chunk_append(0, chunks == 1, pieces[0], &mut first)?;
     let prefix = framing::read_prefix(suite, &first[..first_len], &context)?;
     let head = &first[prefix.len..first_len];
 
@@ -272,7 +270,7 @@ pub(crate) fn open(
     // Sized once (a reallocation would leave plaintext behind, unwiped), filled chunk by chunk.
     let mut plain = Zeroizing::new(Vec::with_capacity(room_total));
     plain.extend_from_slice(head);
-    drop(first);
+    wipe_zeroizing(&mut first);
     // Message bytes that are surely not suffix: the final chunk's plaintext is its room, or (PKCS#7)
     // up to 8 bytes less.
     let slack = if suite == Suite::LegacyDesCbcMd5 { 8 } else { 0 };

@@ -16,6 +16,7 @@ use crate::oneshot;
 use crate::parallel;
 use crate::recipient::Identity;
 use crate::suite::{CHUNK_SIZE, ChunkCipher, Suite, TAG_LEN};
+use crate::wipe::{wipe, wipe_zeroizing};
 use crate::x25519::X25519Recipient;
 
 /// Chunks opened together by a streaming reader with several threads, per thread (see the
@@ -74,8 +75,8 @@ impl Opened {
     }
 
     /// The plaintext, owned (zeroized when dropped).
-    pub fn into_plaintext(self) -> Zeroizing<Vec<u8>> {
-        self.plaintext
+    pub fn into_plaintext(mut self) -> Zeroizing<Vec<u8>> {
+        std::mem::take(&mut self.plaintext)
     }
 
     /// The envelope's cipher suite.
@@ -102,6 +103,13 @@ impl Opened {
     /// [`Opened::md5`] as 32 lower-case hex digits.
     pub fn md5_hex(&self) -> String {
         hex::encode(self.md5())
+    }
+}
+
+impl Drop for Opened {
+    fn drop(&mut self) {
+        // In bulk: `Zeroizing<Vec<u8>>`'s own drop wipes one byte per store.
+        wipe_zeroizing(&mut self.plaintext);
     }
 }
 
@@ -404,7 +412,8 @@ impl<R: Read> OpenReader<R> {
             let mut grown =
                 Zeroizing::new(Vec::with_capacity(needed.max(self.batch_chunks * CHUNK_SIZE + 128)));
             grown.extend_from_slice(&self.plain);
-            self.plain = grown;
+            let mut old = std::mem::replace(&mut self.plain, grown);
+            wipe(&mut old);
         }
         self.plain.resize(needed, 0);
         let (index, cipher, final_index) = (self.index, &self.cipher, self.index + chunks as u64 - 1);
@@ -516,6 +525,9 @@ impl<R: Read> Read for OpenReader<R> {
                 return Ok(n);
             }
             if matches!(self.state, State::Done) {
+                // All released: the buffer can go now, wiped in bulk.
+                wipe(&mut self.plain);
+                self.released = 0;
                 return Ok(0);
             }
             // Everything released so far can go; keep the held-back tail.
@@ -524,7 +536,7 @@ impl<R: Read> Read for OpenReader<R> {
             self.released = 0;
             self.hashed -= keep_from;
             if let Err(e) = self.next_batch() {
-                self.plain.zeroize();
+                wipe(&mut self.plain);
                 self.state = State::Failed(Failure::of(&e));
                 return Err(e.into_io());
             }

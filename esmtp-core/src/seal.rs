@@ -4,7 +4,7 @@ use std::fmt;
 use std::io::{self, Write};
 
 use md5::{Digest, Md5};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::error::SealError;
 use crate::framing::{self, Transcript};
@@ -17,6 +17,7 @@ use crate::random::{OsRandom, RandomSource};
 use crate::recipient::Recipient;
 use crate::stanza::{self, Stanza};
 use crate::suite::{CHUNK_SIZE, ChunkCipher, Suite};
+use crate::wipe::wipe;
 use crate::x25519::X25519Identity;
 
 /// Seals messages for a set of recipients, optionally signed.
@@ -359,7 +360,7 @@ impl<W: Write> SealWriter<W> {
             || {},
             |_| {},
         );
-        self.buffer.zeroize();
+        wipe(&mut self.buffer);
         self.index += chunks as u64;
         self.out.write_all(&self.wire)
     }

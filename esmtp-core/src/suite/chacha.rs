@@ -122,6 +122,40 @@ impl ChaChaChunks {
             Err(OpenError::DecryptionFailed)
         }
     }
+
+    /// Append `plaintext`, sealed, to `out`: copied once to its end and encrypted there, the tag
+    /// after it. Nothing is zeroed first: the copy is the only write before the encryption.
+    pub(crate) fn seal_append(&self, index: u64, last: bool, plaintext: &[u8], out: &mut Vec<u8>) {
+        let at = out.len();
+        out.extend_from_slice(plaintext);
+        let tag = self.aead.seal(nonce(index, last), b"", &mut out[at..]);
+        out.extend_from_slice(&tag);
+    }
+
+    /// Append the plaintext of `wire` to `out`: the ciphertext copied to its end, authenticated and
+    /// decrypted there; the plaintext length. On failure the caller wipes what was appended.
+    pub(crate) fn open_append(
+        &self,
+        index: u64,
+        last: bool,
+        wire: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<usize, OpenError> {
+        let ct_len = wire.len().checked_sub(TAG_LEN).ok_or(OpenError::DecryptionFailed)?;
+        if ct_len > super::CHUNK_SIZE {
+            // Never more than the room a caller made for one chunk.
+            return Err(OpenError::DecryptionFailed);
+        }
+        let (ct, tag) = wire.split_at(ct_len);
+        let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| OpenError::DecryptionFailed)?;
+        let at = out.len();
+        out.extend_from_slice(ct);
+        if self.aead.open(nonce(index, last), b"", &mut out[at..], tag) {
+            Ok(ct_len)
+        } else {
+            Err(OpenError::DecryptionFailed)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -190,6 +190,62 @@ impl ChunkCipher {
             }
         }
     }
+
+    /// Append chunk `index`, sealed, to `out` ([`Suite::wire_len`] of the plaintext's bytes).
+    ///
+    /// `out` should have that much spare capacity: a reallocation would leave a copy behind,
+    /// unwiped. (The bytes appended are ciphertext; a `chacha20-poly1305` chunk's plaintext is
+    /// there only between its copy and its encryption.)
+    pub(crate) fn seal_chunk_append(&self, index: u64, last: bool, plaintext: &[u8], out: &mut Vec<u8>) {
+        match self {
+            ChunkCipher::ChaCha(c) => c.seal_append(index, last, plaintext, out),
+            ChunkCipher::Des(c) => {
+                let at = out.len();
+                out.resize(at + Suite::LegacyDesCbcMd5.wire_len(plaintext.len()), 0);
+                c.seal_into(index, last, plaintext, &mut out[at..]);
+            }
+        }
+    }
+
+    /// Authenticate and decrypt chunk `index`, appending its plaintext to `out`; its length.
+    /// `out` must have spare capacity for [`CHUNK_SIZE`] bytes for a non-final chunk, for the
+    /// ciphertext's length (the wire length less 16) for a final one: a reallocation would leave
+    /// the plaintext before it behind, unwiped.
+    ///
+    /// SPEC.md section 5.3, for both suites: a non-final chunk holds exactly `C` plaintext bytes
+    /// and a final one 1 to `C`, so that one message has one chunking (a key holder cannot move
+    /// chunk boundaries). On failure what was appended is wiped and removed: `out` is as before.
+    pub(crate) fn open_chunk_append(
+        &self,
+        index: u64,
+        last: bool,
+        wire: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<usize, OpenError> {
+        let at = out.len();
+        let result = match self {
+            ChunkCipher::ChaCha(c) => c.open_append(index, last, wire, out),
+            ChunkCipher::Des(c) => {
+                // Decrypted buffer to buffer, into room made for it (a full chunk takes exactly
+                // `C` bytes: the padding block is decrypted aside).
+                let room = if last { wire.len().saturating_sub(TAG_LEN) } else { CHUNK_SIZE };
+                out.resize(at + room, 0);
+                c.open_into(index, last, wire, &mut out[at..])
+            }
+        };
+        match result {
+            Ok(len) if (if last { (1..=CHUNK_SIZE).contains(&len) } else { len == CHUNK_SIZE }) => {
+                // The room past a `des-cbc-md5` chunk's plaintext was never written: zeros.
+                out.truncate(at + len);
+                Ok(len)
+            }
+            _ => {
+                zeroize::Zeroize::zeroize(&mut out[at..]);
+                out.truncate(at);
+                Err(OpenError::DecryptionFailed)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

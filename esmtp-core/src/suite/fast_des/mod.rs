@@ -160,6 +160,32 @@ fn final_permutation(left: u32, right: u32) -> [u8; 8] {
     transpose8x8(t).to_le_bytes()
 }
 
+impl FastDes {
+    /// CBC-encrypt `N` independent chains in place, one block of each at a time: a single chain
+    /// is serial (each block waits for the one before it), so sealing several chunks side by
+    /// side gives the CPU independent work to overlap, as CBC decryption's pairs do. Every chain
+    /// is encrypted up to the shortest one's length in whole blocks; callers pass equal,
+    /// block-aligned lengths (`des-cbc-md5`'s full chunks).
+    pub(crate) fn cbc_encrypt_lanes<const N: usize>(&self, ivs: [[u8; 8]; N], chains: [&mut [u8]; N]) {
+        let blocks = chains.iter().map(|c| c.len() / 8).min().unwrap_or(0);
+        let mut prev = ivs.map(u64::from_ne_bytes);
+        for b in 0..blocks {
+            let at = b * 8;
+            let mut input = [[0u8; 8]; N];
+            for n in 0..N {
+                let mut block = [0u8; 8];
+                block.copy_from_slice(&chains[n][at..at + 8]);
+                input[n] = (u64::from_ne_bytes(block) ^ prev[n]).to_ne_bytes();
+            }
+            let output = crypt(&self.encrypt, input);
+            for n in 0..N {
+                chains[n][at..at + 8].copy_from_slice(&output[n]);
+                prev[n] = u64::from_ne_bytes(output[n]);
+            }
+        }
+    }
+}
+
 /// The sixteen rounds on `N` blocks at once, interleaved round by round.
 #[inline(always)]
 fn crypt<const N: usize>(schedule: &Schedule, blocks: [[u8; 8]; N]) -> [[u8; 8]; N] {

@@ -104,6 +104,14 @@ impl Opened {
     pub fn md5_hex(&self) -> String {
         hex::encode(self.md5())
     }
+
+    /// [`Opened::md5`] if it is at hand without hashing: the digest a `des-cbc-md5` envelope
+    /// carried, or one an earlier [`Opened::md5`] call computed; else `None`. A caller that
+    /// hands the plaintext on (a language binding copying it into its own buffer) keeps this,
+    /// and hashes its copy only when the digest is asked for.
+    pub fn md5_if_known(&self) -> Option<[u8; 16]> {
+        self.md5.get().copied()
+    }
 }
 
 impl Drop for Opened {

@@ -145,13 +145,45 @@ pub struct Sealed {
 pub struct Opened {
     /// The message. Zeroized when dropped.
     pub plaintext: Zeroizing<Vec<u8>>,
-    /// Facts about the envelope.
-    pub report: OpenReport,
+    /// The suite.
+    pub suite: Suite,
+    /// The envelope id.
+    pub envelope_id: String,
+    /// Who signed it (verified), or `None`: unsigned, so it says nothing about its sender.
+    pub signer: Option<Arc<PublicKey>>,
+    /// The MD5 digest if it is known without hashing (`des-cbc-md5` carries it, verified);
+    /// [`Opened::md5_hex`] computes the others on request, so opening does not pay for a hash
+    /// nobody asks for.
+    pub known_md5_hex: Option<String>,
+}
+
+impl Opened {
+    /// MD5 of the message, lower-case hex: the paper's integrity hash (carried and verified for
+    /// `des-cbc-md5`, computed from the plaintext here for the other suites).
+    pub fn md5_hex(&self) -> String {
+        self.known_md5_hex.clone().unwrap_or_else(|| crate::md5_hex(&self.plaintext))
+    }
+
+    /// The facts about the envelope as a stream's open reports them (this computes the MD5).
+    pub fn report(&self) -> OpenReport {
+        OpenReport {
+            md5_hex: self.md5_hex(),
+            suite: self.suite,
+            envelope_id: self.envelope_id.clone(),
+            signer: self.signer.clone(),
+            size: self.plaintext.len() as u64,
+        }
+    }
 }
 
 impl std::fmt::Debug for Opened {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Opened").field("len", &self.plaintext.len()).field("report", &self.report).finish()
+        f.debug_struct("Opened")
+            .field("len", &self.plaintext.len())
+            .field("suite", &self.suite)
+            .field("envelope_id", &self.envelope_id)
+            .field("signer", &self.signer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -196,14 +228,13 @@ pub fn seal(plaintext: &[u8], options: &SealOptions) -> Result<Sealed> {
 /// See [`ErrorKind`].
 pub fn open(envelope: &[u8], options: &OpenOptions) -> Result<Opened> {
     let opened = options.opener().open(envelope)?;
-    let report = OpenReport {
-        md5_hex: opened.md5_hex(),
+    Ok(Opened {
         suite: opened.suite().into(),
         envelope_id: opened.envelope_id().to_string(),
         signer: signer(opened.signature()),
-        size: opened.plaintext().len() as u64,
-    };
-    Ok(Opened { plaintext: opened.into_plaintext(), report })
+        known_md5_hex: opened.md5_if_known().map(|d| esmtp_core::hash::to_hex(&d)),
+        plaintext: opened.into_plaintext(),
+    })
 }
 
 /// What a streaming seal wrote.
@@ -354,15 +385,21 @@ mod tests {
                 let sealed = seal(&message, &seal_opts).unwrap();
                 let opened = open(&sealed.envelope, &open_opts).unwrap();
                 assert_eq!(&opened.plaintext[..], &message[..]);
-                assert_eq!(opened.report.signer.as_deref(), Some(&*alice.public_key()));
-                assert_eq!(opened.report.suite, suite);
+                assert_eq!(opened.signer.as_deref(), Some(&*alice.public_key()));
+                assert_eq!(opened.suite, suite);
                 let mut out = Vec::new();
                 let mut sealed_stream = Vec::new();
                 let report = seal_stream(&mut &message[..], &mut sealed_stream, &seal_opts).unwrap();
                 assert_eq!(report.size, message.len() as u64);
                 let streamed = open_stream(&mut &sealed_stream[..], &mut out, &open_opts).unwrap();
                 assert_eq!(out, message);
-                assert_eq!(streamed.md5_hex, opened.report.md5_hex);
+                assert_eq!(streamed.md5_hex, opened.md5_hex());
+                assert_eq!(
+                    OpenReport { envelope_id: streamed.envelope_id.clone(), ..opened.report() },
+                    streamed
+                );
+                assert_eq!(opened.md5_hex(), crate::md5_hex(&message));
+                assert_eq!(opened.known_md5_hex.is_some(), suite == Suite::DesCbcMd5);
             }
         }
     }

@@ -2,6 +2,7 @@
 //! Every call releases the GIL for the work itself.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -17,9 +18,9 @@ pub struct Opened {
     /// The message.
     #[pyo3(get)]
     plaintext: Py<PyBytes>,
-    /// MD5 of the message, lower-case hex (the paper's integrity hash).
-    #[pyo3(get)]
-    md5: String,
+    /// MD5 of the message, lower-case hex: carried by `des-cbc-md5` envelopes, computed on the
+    /// first read of `md5` for the others (opening does not pay for a hash nobody reads).
+    md5: OnceLock<String>,
     /// The cipher suite's name.
     #[pyo3(get)]
     suite: String,
@@ -33,8 +34,19 @@ pub struct Opened {
 
 #[pymethods]
 impl Opened {
+    /// MD5 of the message, lower-case hex (the paper's integrity hash).
+    #[getter]
+    fn md5(&self, py: Python<'_>) -> String {
+        if let Some(known) = self.md5.get() {
+            return known.clone();
+        }
+        let plaintext = self.plaintext.bind(py).as_bytes();
+        let computed = py.detach(|| esmtp_ffi::md5_hex(plaintext));
+        self.md5.get_or_init(|| computed).clone()
+    }
+
     fn __repr__(&self) -> String {
-        format!("Opened(suite='{}', envelope_id='{}', md5='{}')", self.suite, self.envelope_id, self.md5)
+        format!("Opened(suite='{}', envelope_id='{}')", self.suite, self.envelope_id)
     }
 }
 
@@ -190,12 +202,16 @@ pub fn open(
         convert::open_options(identities, passphrase, key_slips, require_signers, max_passphrase_work);
     let envelope = envelope.as_slice();
     let opened = py.detach(|| esmtp_ffi::open(envelope, &options)).map_err(err)?;
+    let md5 = OnceLock::new();
+    if let Some(known) = opened.known_md5_hex {
+        let _ = md5.set(known);
+    }
     Ok(Opened {
         plaintext: bytes(py, &opened.plaintext),
-        md5: opened.report.md5_hex,
-        suite: opened.report.suite.name().to_string(),
-        envelope_id: opened.report.envelope_id,
-        signer: signer(py, opened.report.signer)?,
+        md5,
+        suite: opened.suite.name().to_string(),
+        envelope_id: opened.envelope_id,
+        signer: signer(py, opened.signer)?,
     })
 }
 

@@ -201,7 +201,8 @@ pub fn seal(plaintext: Vec<u8>, options: SealOptions) -> Result<Sealed> {
 #[uniffi::export]
 pub fn open(envelope: Vec<u8>, options: OpenOptions) -> Result<Opened> {
     let mut opened = esmtp_ffi::open(&envelope, &options.into())?;
-    Ok(Opened { plaintext: std::mem::take(&mut *opened.plaintext), report: opened.report.into() })
+    let report = opened.report().into();
+    Ok(Opened { plaintext: std::mem::take(&mut *opened.plaintext), report })
 }
 
 /// Seal the file `input` into the file `output`, in bounded memory; `output` appears only when

@@ -60,18 +60,36 @@ pub(crate) fn seal(
     };
     let mut scratch = Zeroizing::new(Vec::with_capacity(CHUNK_SIZE));
 
+    let full_chunk = |i: usize| {
+        let (start, end) = range(i);
+        &message[start - prefix.len()..end - prefix.len()]
+    };
+    let lanes = cipher.lanes();
+
     if threads <= 1 {
-        // In order, each chunk written at the end of the envelope while it is in cache.
+        // In order, each chunk written at the end of the envelope while it is in cache; runs of
+        // message-only chunks `lanes` at a time where the suite seals several side by side.
         let suffix = suffix(prepared, signer, &prefix, message);
-        for i in 0..chunks {
-            let (start, end) = range(i);
-            let plain = if is_edge(i) {
+        let mut i = 0;
+        while i < chunks {
+            if is_edge(i) {
                 assemble(i, &suffix, &mut scratch);
-                &scratch[..]
+                cipher.seal_chunk_append(i as u64, i == chunks - 1, &scratch, &mut envelope);
+                i += 1;
+            } else if lanes == 1 {
+                cipher.seal_chunk_append(i as u64, false, full_chunk(i), &mut envelope);
+                i += 1;
             } else {
-                &message[start - prefix.len()..end - prefix.len()]
-            };
-            cipher.seal_chunk_append(i as u64, i == chunks - 1, plain, &mut envelope);
+                let run = (i..chunks).take(lanes).take_while(|&k| !is_edge(k)).count();
+                let at = envelope.len();
+                envelope.resize(at + run * wire_chunk, 0);
+                let mut group: Vec<(u64, &[u8], &mut [u8])> = (i..i + run)
+                    .zip(envelope[at..].chunks_mut(wire_chunk))
+                    .map(|(k, out)| (k as u64, full_chunk(k), out))
+                    .collect();
+                cipher.seal_full_chunks(&mut group);
+                i += run;
+            }
         }
         wipe(&mut scratch);
         return envelope;
@@ -81,14 +99,19 @@ pub(crate) fn seal(
     let header_len = envelope.len();
     envelope.resize(total, 0);
     let payload = &mut envelope[header_len..];
-    let mut jobs: Vec<(u64, &[u8], &mut [u8])> = Vec::with_capacity(chunks);
+    // A job is up to `lanes` consecutive message-only chunks (one for chacha20-poly1305).
+    let mut jobs: Vec<Vec<(u64, &[u8], &mut [u8])>> = Vec::with_capacity(chunks);
     let mut edges: Vec<(usize, &mut [u8])> = Vec::with_capacity(3);
     for (i, out) in payload.chunks_mut(wire_chunk).enumerate() {
-        let (start, end) = range(i);
         if is_edge(i) {
             edges.push((i, out));
-        } else {
-            jobs.push((i as u64, &message[start - prefix.len()..end - prefix.len()], out));
+            continue;
+        }
+        match jobs.last_mut() {
+            Some(group) if group.len() < lanes && group.last().is_some_and(|g| g.0 + 1 == i as u64) => {
+                group.push((i as u64, full_chunk(i), out));
+            }
+            _ => jobs.push(vec![(i as u64, full_chunk(i), out)]),
         }
     }
     let prelude = || {
@@ -99,13 +122,7 @@ pub(crate) fn seal(
         }
         wipe(&mut scratch);
     };
-    parallel::run(
-        jobs,
-        threads,
-        |(i, plain, out)| cipher.seal_chunk_into(*i, false, plain, out),
-        prelude,
-        |_| {},
-    );
+    parallel::run(jobs, threads, |group| cipher.seal_full_chunks(group), prelude, |_| {});
     envelope
 }
 

@@ -170,7 +170,7 @@ impl Sealer {
 
     /// Start a streaming seal into `out`: the header is written now, the payload as data is
     /// written, the final chunk by [`SealWriter::finish`]. Memory stays bounded: one chunk of
-    /// plaintext and its ciphertext on one thread; with several (see [`Sealer::threads`]), a batch
+    /// plaintext and its ciphertext on one thread (four for `des-cbc-md5`); with several (see [`Sealer::threads`]), a batch
     /// of up to 32 chunks (2 MiB) and its ciphertext.
     ///
     /// # Errors
@@ -191,6 +191,7 @@ impl Sealer {
         let prepared = self.prepare(rng)?;
         out.write_all(&prepared.header)?;
         let threads = self.thread_limit();
+        let prepared_lanes = prepared.cipher.lanes();
         let Prepared { cipher, id, key_slip, header_sha512, .. } = prepared;
         let mut writer = SealWriter {
             out,
@@ -199,7 +200,13 @@ impl Sealer {
             message_limit: self.max_message_len(),
             index: 0,
             threads,
-            batch_chunks: if threads > 1 { (threads * CHUNKS_PER_THREAD).min(MAX_BATCH_CHUNKS) } else { 1 },
+            // One thread still seals a few chunks at a time where the cipher runs them side by
+            // side (des-cbc-md5: four, 256 KiB).
+            batch_chunks: if threads > 1 {
+                (threads * CHUNKS_PER_THREAD).min(MAX_BATCH_CHUNKS)
+            } else {
+                prepared_lanes
+            },
             buffer: Zeroizing::new(Vec::with_capacity(CHUNK_SIZE)),
             wire: Vec::with_capacity(self.suite.wire_chunk_len()),
             md5: self.suite.carries_digest().then(Md5::new),
@@ -344,22 +351,34 @@ impl<W: Write> SealWriter<W> {
             0,
         );
         let (index, cipher) = (self.index, &self.cipher);
-        let jobs: Vec<(u64, &[u8], &mut [u8])> = self
+        let final_index = index + chunks as u64 - 1;
+        // Full chunks in groups the cipher seals side by side; the message's final chunk alone.
+        let mut groups: Vec<Vec<(u64, &[u8], &mut [u8])>> = Vec::with_capacity(chunks);
+        let mut final_chunk = None;
+        let jobs = self
             .buffer
             .chunks(CHUNK_SIZE)
             .chain(self.buffer.is_empty().then_some(&[][..]))
             .zip(self.wire.chunks_mut(self.suite.wire_chunk_len()))
             .zip(index..)
-            .map(|((plain, out), i)| (i, plain, out))
-            .collect();
-        let final_index = index + chunks as u64 - 1;
+            .map(|((plain, out), i)| (i, plain, out));
+        for job in jobs {
+            match groups.last_mut() {
+                _ if last && job.0 == final_index => final_chunk = Some(job),
+                Some(group) if group.len() < cipher.lanes() => group.push(job),
+                _ => groups.push(vec![job]),
+            }
+        }
         parallel::run(
-            jobs,
+            groups,
             parallel::threads_for(self.suite, chunks, self.threads),
-            |(i, plain, out)| cipher.seal_chunk_into(*i, last && *i == final_index, plain, out),
+            |group| cipher.seal_full_chunks(group),
             || {},
             |_| {},
         );
+        if let Some((i, plain, out)) = final_chunk {
+            cipher.seal_chunk_into(i, true, plain, out);
+        }
         wipe(&mut self.buffer);
         self.index += chunks as u64;
         self.out.write_all(&self.wire)

@@ -164,6 +164,51 @@ impl ChunkCipher {
         }
     }
 
+    /// How many full chunks [`ChunkCipher::seal_full_chunks`] seals side by side: four for
+    /// `des-cbc-md5` (CBC encryption is serial within a chunk, so independent chunks are what a
+    /// core can overlap), one for chacha20-poly1305 (its implementation is vectorised already).
+    pub(crate) fn lanes(&self) -> usize {
+        match self {
+            ChunkCipher::ChaCha(_) => 1,
+            ChunkCipher::Des(_) => 4,
+        }
+    }
+
+    /// Seal non-final chunks of [`CHUNK_SIZE`] plaintext bytes, each job `(index, plaintext,
+    /// out)` with `out` of [`Suite::wire_chunk_len`] bytes: the same bytes as
+    /// [`ChunkCipher::seal_chunk_into`] on each, up to [`ChunkCipher::lanes`] at a time.
+    pub(crate) fn seal_full_chunks(&self, jobs: &mut [(u64, &[u8], &mut [u8])]) {
+        let ChunkCipher::Des(des) = self else {
+            for (index, plaintext, out) in jobs {
+                self.seal_chunk_into(*index, false, plaintext, out);
+            }
+            return;
+        };
+        let mut rest = jobs;
+        loop {
+            rest = match rest {
+                [(i0, p0, o0), (i1, p1, o1), (i2, p2, o2), (i3, p3, o3), tail @ ..] => {
+                    des.seal_lanes_into([
+                        (*i0, false, *p0, &mut **o0),
+                        (*i1, false, *p1, &mut **o1),
+                        (*i2, false, *p2, &mut **o2),
+                        (*i3, false, *p3, &mut **o3),
+                    ]);
+                    tail
+                }
+                [(i0, p0, o0), (i1, p1, o1), tail @ ..] => {
+                    des.seal_lanes_into([(*i0, false, *p0, &mut **o0), (*i1, false, *p1, &mut **o1)]);
+                    tail
+                }
+                [(i0, p0, o0), tail @ ..] => {
+                    des.seal_into(*i0, false, p0, o0);
+                    tail
+                }
+                [] => return,
+            };
+        }
+    }
+
     /// Authenticate and decrypt chunk `index` into the start of `out`; the plaintext length.
     /// `out` needs [`CHUNK_SIZE`] bytes for a non-final chunk, the ciphertext's length (the wire
     /// length less 16) for a final one.

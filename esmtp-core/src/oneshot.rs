@@ -20,7 +20,7 @@ use crate::framing::{self, Transcript};
 use crate::open::Opened;
 use crate::parallel;
 use crate::seal::{self, Prepared};
-use crate::suite::{CHUNK_SIZE, ChunkCipher, Suite};
+use crate::suite::{CHUNK_SIZE, ChunkCipher, FullChunk, Suite};
 use crate::wipe::{wipe, wipe_zeroizing};
 use crate::x25519::X25519Identity;
 
@@ -83,7 +83,7 @@ pub(crate) fn seal(
                 let run = (i..chunks).take(lanes).take_while(|&k| !is_edge(k)).count();
                 let at = envelope.len();
                 envelope.resize(at + run * wire_chunk, 0);
-                let mut group: Vec<(u64, &[u8], &mut [u8])> = (i..i + run)
+                let mut group: Vec<FullChunk<'_>> = (i..i + run)
                     .zip(envelope[at..].chunks_mut(wire_chunk))
                     .map(|(k, out)| (k as u64, full_chunk(k), out))
                     .collect();
@@ -100,7 +100,7 @@ pub(crate) fn seal(
     envelope.resize(total, 0);
     let payload = &mut envelope[header_len..];
     // A job is up to `lanes` consecutive message-only chunks (one for chacha20-poly1305).
-    let mut jobs: Vec<Vec<(u64, &[u8], &mut [u8])>> = Vec::with_capacity(chunks);
+    let mut jobs: Vec<Vec<FullChunk<'_>>> = Vec::with_capacity(chunks);
     let mut edges: Vec<(usize, &mut [u8])> = Vec::with_capacity(3);
     for (i, out) in payload.chunks_mut(wire_chunk).enumerate() {
         if is_edge(i) {

@@ -16,7 +16,7 @@ use crate::parallel;
 use crate::random::{OsRandom, RandomSource};
 use crate::recipient::Recipient;
 use crate::stanza::{self, Stanza};
-use crate::suite::{CHUNK_SIZE, ChunkCipher, Suite};
+use crate::suite::{CHUNK_SIZE, ChunkCipher, FullChunk, Suite};
 use crate::wipe::wipe;
 use crate::x25519::X25519Identity;
 
@@ -353,7 +353,7 @@ impl<W: Write> SealWriter<W> {
         let (index, cipher) = (self.index, &self.cipher);
         let final_index = index + chunks as u64 - 1;
         // Full chunks in groups the cipher seals side by side; the message's final chunk alone.
-        let mut groups: Vec<Vec<(u64, &[u8], &mut [u8])>> = Vec::with_capacity(chunks);
+        let mut groups: Vec<Vec<FullChunk<'_>>> = Vec::with_capacity(chunks);
         let mut final_chunk = None;
         let jobs = self
             .buffer

@@ -147,6 +147,9 @@ pub(crate) enum ChunkCipher {
     Des(Box<des_md5::DesChunks>),
 }
 
+/// A full, non-final chunk to seal: its index, its plaintext and its place in the output.
+pub(crate) type FullChunk<'a> = (u64, &'a [u8], &'a mut [u8]);
+
 impl ChunkCipher {
     /// Key the cipher; `None` when a `des-cbc-md5` key breaks SPEC.md section 2's rules.
     pub(crate) fn new(suite: Suite, key: &MessageKey, id: &EnvelopeId) -> Option<Self> {
@@ -177,7 +180,7 @@ impl ChunkCipher {
     /// Seal non-final chunks of [`CHUNK_SIZE`] plaintext bytes, each job `(index, plaintext,
     /// out)` with `out` of [`Suite::wire_chunk_len`] bytes: the same bytes as
     /// [`ChunkCipher::seal_chunk_into`] on each, up to [`ChunkCipher::lanes`] at a time.
-    pub(crate) fn seal_full_chunks(&self, jobs: &mut [(u64, &[u8], &mut [u8])]) {
+    pub(crate) fn seal_full_chunks(&self, jobs: &mut [FullChunk<'_>]) {
         let ChunkCipher::Des(des) = self else {
             for (index, plaintext, out) in jobs {
                 self.seal_chunk_into(*index, false, plaintext, out);

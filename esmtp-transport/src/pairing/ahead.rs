@@ -12,6 +12,7 @@
 //! within the source's batch limits.
 
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
 use std::sync::mpsc;
 
@@ -37,8 +38,10 @@ struct Job<'o> {
 /// The messages of a batch, each with what reading it gave.
 type Read = Vec<(Downloaded, Option<Prepared>)>;
 
-/// A batch read by a worker, with its place in order.
-type Done = (usize, Read);
+/// A batch read by a worker, with its place in order; a panic while reading is passed on to the
+/// calling thread, which unwinds with it as it would have reading the batch itself (and so ends
+/// the workers instead of waiting for a batch that never comes).
+type Done = (usize, std::thread::Result<Read>);
 
 fn workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, MAX_WORKERS)
@@ -71,13 +74,16 @@ pub(super) fn read_batches(
                     // The lock is held only while waiting for a job, not while reading it.
                     let job = job_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
                     let Ok(Job { seq, reader, messages }) = job else { return };
-                    let read = messages
-                        .into_iter()
-                        .map(|(i, raw)| {
-                            let prepared = raw.as_deref().ok().map(|raw| Prepared::new(raw, Some(&reader)));
-                            ((i, raw), prepared)
-                        })
-                        .collect();
+                    let read = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        messages
+                            .into_iter()
+                            .map(|(i, raw)| {
+                                let prepared =
+                                    raw.as_deref().ok().map(|raw| Prepared::new(raw, Some(&reader)));
+                                ((i, raw), prepared)
+                            })
+                            .collect()
+                    }));
                     if done_tx.send((seq, read)).is_err() {
                         return;
                     }
@@ -139,6 +145,7 @@ impl Order {
     }
 
     fn arrived(&mut self, (seq, read): Done) {
+        let read = read.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         if let Some(entry) = self.waiting.get_mut(&seq) {
             entry.1 = Some(read);
         }
@@ -168,7 +175,7 @@ impl Order {
     }
 
     /// Wait for one batch from the workers and settle what is in order; false when no worker
-    /// is left (one panicked: the scope passes the panic on).
+    /// is left.
     fn wait(&mut self, done: &mpsc::Receiver<Done>, state: &mut State<'_, '_>) -> bool {
         match done.recv() {
             Ok(d) => {

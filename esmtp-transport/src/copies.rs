@@ -46,20 +46,32 @@ impl Fingerprint {
     /// The fingerprint of a whole message; `None` without a Message-ID (such messages are never
     /// taken for copies).
     pub(crate) fn of(raw: &[u8]) -> Option<Fingerprint> {
-        let message_id = header_info(raw).outer.message_id.filter(|id| !id.is_empty())?;
+        Fingerprint::with_message_id(header_info(raw).outer.message_id.as_deref(), raw)
+    }
+
+    /// The fingerprint of a whole message whose headers were already read: `message_id` is its
+    /// Message-ID, if it has one.
+    pub(crate) fn with_message_id(message_id: Option<&str>, raw: &[u8]) -> Option<Fingerprint> {
+        let message_id = message_id.filter(|id| !id.is_empty())?.to_string();
         Some(Fingerprint { message_id, body: hash::digest(HashAlgorithm::Sha256, body(raw)) })
     }
 }
 
-/// Everything after the header block (the whole message when it has no empty line).
+/// Everything after the header block: after the first `CRLF CRLF` or `LF LF`, whichever ends
+/// first (the whole message when it has neither). One pass, stopping at the header block's end.
 fn body(raw: &[u8]) -> &[u8] {
-    let crlf = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4);
-    let lf = raw.windows(2).position(|w| w == b"\n\n").map(|p| p + 2);
-    let start = match (crlf, lf) {
-        (Some(a), Some(b)) => a.min(b),
-        (a, b) => a.or(b).unwrap_or(0),
-    };
-    &raw[start..]
+    let mut from = 0;
+    while let Some(at) = raw[from..].iter().position(|&b| b == b'\n').map(|p| from + p) {
+        let next = &raw[at + 1..];
+        if at > 0 && raw[at - 1] == b'\r' && next.starts_with(b"\r\n") {
+            return &raw[at + 3..];
+        }
+        if next.starts_with(b"\n") {
+            return &raw[at + 2..];
+        }
+        from = at + 1;
+    }
+    raw
 }
 
 /// The messages seen so far in one fetch, by fingerprint: the first of each is the original.
@@ -90,11 +102,21 @@ impl Copies {
 
     /// The original `raw` (at `location`) is a copy of, with the shared Message-ID; `None` when
     /// it is the first of its kind (it is then remembered) or the same message read again.
+    #[cfg(test)]
     pub(crate) fn original_of(&mut self, raw: &[u8], location: &MessageRef) -> Option<(MessageRef, String)> {
+        self.original_by(Fingerprint::of(raw), location)
+    }
+
+    /// [`Copies::original_of`] for a message whose fingerprint `fingerprint` is known.
+    pub(crate) fn original_by(
+        &mut self,
+        fingerprint: Option<Fingerprint>,
+        location: &MessageRef,
+    ) -> Option<(MessageRef, String)> {
         if !self.enabled {
             return None;
         }
-        let fp = Fingerprint::of(raw)?;
+        let fp = fingerprint?;
         match self.first.get(&fp) {
             Some(first) if first != location => Some((first.clone(), fp.message_id)),
             Some(_) => None,
@@ -153,5 +175,9 @@ mod tests {
         assert_eq!(body(b"A: 1\r\n\r\nx\r\n\r\ny"), b"x\r\n\r\ny");
         assert_eq!(body(b"A: 1\n\nx"), b"x");
         assert_eq!(body(b"no header end"), b"no header end");
+        assert_eq!(body(b"\r\n\r\nx"), b"x");
+        assert_eq!(body(b"A: 1\r\nB: 2\n\r\ny\n\nz"), b"z");
+        assert_eq!(body(b"A: 1\r\n\n\r\n\r\ny"), b"\r\n\r\ny");
+        assert_eq!(body(b"A: 1\r\n"), b"A: 1\r\n");
     }
 }

@@ -2,6 +2,7 @@
 //! message's failure is that message's result, never the end of the fetch.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use esmtp_core::mime::{
     self, Limits, MailHeaders, MailKind, Mailbox, MimeError, OpenedMail, PlainMail, ReadMail, ReceivedKeySlip,
@@ -187,10 +188,13 @@ impl From<MimeError> for MessageError {
     }
 }
 
-/// Reads fetched messages with the caller's opener plus the key slips found so far.
+/// Reads fetched messages with the caller's opener plus the key slips found so far. Cloning it
+/// is cheap (the slips are shared until one is added): a clone is a snapshot for reading on
+/// another thread.
+#[derive(Clone)]
 pub(crate) struct Reader<'a> {
     opener: &'a Opener,
-    slips: HashMap<EnvelopeId, KeySlip>,
+    slips: Arc<HashMap<EnvelopeId, KeySlip>>,
 }
 
 /// What reading one message gave.
@@ -221,12 +225,12 @@ fn envelope_in(raw: &[u8]) -> Option<EnvelopeId> {
 
 impl<'a> Reader<'a> {
     pub(crate) fn new(opener: &'a Opener) -> Self {
-        Reader { opener, slips: HashMap::new() }
+        Reader { opener, slips: Arc::new(HashMap::new()) }
     }
 
     /// Remember a key slip for the envelope it opens.
     pub(crate) fn add_slip(&mut self, slip: KeySlip) {
-        self.slips.insert(slip.envelope_id(), slip);
+        Arc::make_mut(&mut self.slips).insert(slip.envelope_id(), slip);
     }
 
     /// Whether a slip for `id` is known.
@@ -235,15 +239,15 @@ impl<'a> Reader<'a> {
     }
 
     /// Read one whole message: open it with the caller's identities, or with a known key slip
-    /// for its envelope when those do not match.
-    pub(crate) fn read(&mut self, raw: &[u8]) -> ReadOutcome {
+    /// for its envelope when those do not match. A key slip read is not added here: the caller
+    /// adds it ([`Reader::add_slip`]) in message order.
+    pub(crate) fn read(&self, raw: &[u8]) -> ReadOutcome {
         match mime::read_mail(raw, self.opener, &Limits::default()) {
             Ok(ReadMail::Encrypted(mail)) => ReadOutcome::new(
                 Some(mail.outer.clone()),
                 Ok(Retrieved::Opened { mail, with_key_slip: false }),
             ),
             Ok(ReadMail::KeySlip(slip)) => {
-                self.add_slip(slip.key_slip.clone());
                 ReadOutcome::new(Some(slip.headers.clone()), Ok(Retrieved::KeySlip(slip)))
             }
             Ok(ReadMail::Plain(plain)) => {
@@ -378,7 +382,7 @@ X-Esmtp-Envelope-Id: 00112233445566778899aabbccddeeff\r\n\r\nbody";
     #[test]
     fn plain_mail_is_a_result() {
         let opener = Opener::new();
-        let mut reader = Reader::new(&opener);
+        let reader = Reader::new(&opener);
         let read = reader.read(b"From: a@example.test\r\nSubject: hello\r\n\r\nhi\r\n");
         assert!(matches!(read.result, Ok(Retrieved::Plain(_))));
         let read =

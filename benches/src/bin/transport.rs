@@ -9,15 +9,20 @@
 //!   opening every mail of M, timed from connecting to the last mail opened. Prints
 //!   `seconds<TAB>mails opened`; fails unless all N opened.
 //! - `imap-drop --account B --mailbox M`: deletes M.
+//!
+//! With `ESMTP_BENCH_TIMES=1` in the environment, every command line sent and every tagged
+//! IMAP completion received goes to stderr with the milliseconds since the start (secrets are
+//! redacted by the trace), to see where a run's time goes.
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use esmtp_core::mime::{MailDraft, Mailbox};
 use esmtp_core::{Opener, Sealer, X25519Identity};
-use esmtp_transport::account_file::{self, Login};
-use esmtp_transport::{ImapClient, ImapFetchOptions, SendOptions, Submit, Submitter};
+use esmtp_transport::account_file::{self, LoadOptions, Login};
+use esmtp_transport::{Direction, ImapClient, ImapFetchOptions, Protocol, SendOptions, Submit, Submitter};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -61,7 +66,22 @@ fn main() -> Result<()> {
     let mut argv = std::env::args().skip(1);
     let command = argv.next().ok_or("usage: transport smtp|imap-load|imap-fetch|imap-drop ...")?;
     let args = parse(argv)?;
-    let account = account_file::load(args.account.as_deref().ok_or("--account is needed")?, Login::Needed)?;
+    let path = args.account.as_deref().ok_or("--account is needed")?;
+    let account = if std::env::var_os("ESMTP_BENCH_TIMES").is_some() {
+        let start = Instant::now();
+        let times = move |_: Protocol, direction: Direction, line: &str| {
+            let completion = line.split_once(' ').is_some_and(|(tag, rest)| {
+                !tag.starts_with('*') && ["OK", "NO", "BAD"].iter().any(|s| rest.starts_with(s))
+            });
+            if matches!(direction, Direction::Sent) || completion {
+                let shown: String = line.chars().take(90).collect();
+                eprintln!("{:8.2} ms {direction:?}: {shown}", start.elapsed().as_secs_f64() * 1000.0);
+            }
+        };
+        account_file::load_with(path, &LoadOptions::new(Login::Needed).trace(Arc::new(times)))?
+    } else {
+        account_file::load(path, Login::Needed)?
+    };
     let from = account.address().to_string();
     match command.as_str() {
         "smtp" => {

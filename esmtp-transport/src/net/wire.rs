@@ -54,6 +54,20 @@ impl Wire {
         self.write_all(&out, during)
     }
 
+    /// Send several command lines in one write (a pipelined group); each gets its CRLF, and a
+    /// line with CR or LF is refused before anything is written.
+    pub(crate) fn send_lines(&mut self, lines: &[String], during: &str) -> Result<()> {
+        if lines.iter().any(|l| l.contains(['\r', '\n'])) {
+            return Err(Error::new(ErrorKind::Config, format!("a line break inside {during}")));
+        }
+        let mut out = Vec::with_capacity(lines.iter().map(|l| l.len() + 2).sum());
+        for line in lines {
+            out.extend_from_slice(line.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        self.write_all(&out, during)
+    }
+
     /// Send a line that carries a secret: the trace shows at most its first `keep` words.
     pub(crate) fn send_secret(&mut self, line: &str, keep: usize, during: &str) -> Result<()> {
         let ctl = self.control().clone();

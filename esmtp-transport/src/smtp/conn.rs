@@ -13,6 +13,7 @@
 use std::io::{Read, Write};
 use std::net::Ipv4Addr;
 use std::str::FromStr;
+use std::time::{Duration, Instant};
 
 use lettre::transport::smtp::commands::{Ehlo, Quit, Starttls};
 use lettre::transport::smtp::extension::ClientId;
@@ -53,7 +54,7 @@ fn hello() -> ClientId {
 }
 
 /// A lettre command as the line to send, without its CRLF.
-fn line(command: impl std::fmt::Display) -> String {
+pub(crate) fn line(command: impl std::fmt::Display) -> String {
     let mut s = command.to_string();
     if s.ends_with("\r\n") {
         s.truncate(s.len() - 2);
@@ -207,6 +208,8 @@ pub(crate) struct SmtpConn {
     wire: Wire,
     pub(crate) caps: Capabilities,
     broken: bool,
+    /// When the server last answered: a session heard from moments ago is used without a probe.
+    last_heard: Instant,
 }
 
 impl SmtpConn {
@@ -229,7 +232,7 @@ impl SmtpConn {
         // What the server offered before TLS is not trusted (RFC 3207 section 4.2).
         let mut caps = ehlo(&mut wire)?;
         caps.starttls |= starttls_offered;
-        Ok(SmtpConn { wire, caps, broken: false })
+        Ok(SmtpConn { wire, caps, broken: false, last_heard: Instant::now() })
     }
 
     /// A session over a caller's stream, used as it is: greeting, then EHLO.
@@ -237,18 +240,53 @@ impl SmtpConn {
         let mut wire = net::over_stream(account, Protocol::Smtp, stream);
         greeting(&mut wire)?;
         let caps = ehlo(&mut wire)?;
-        Ok(SmtpConn { wire, caps, broken: false })
+        Ok(SmtpConn { wire, caps, broken: false, last_heard: Instant::now() })
     }
 
-    /// A command exchange; an I/O or protocol failure breaks the session, a refusal does not.
+    /// A command exchange; an I/O or protocol failure breaks the session, a refusal does not
+    /// (except 421, the server closing the session).
     pub(crate) fn command(&mut self, line: &str, during: &str) -> Result<Reply> {
         let result = command(&mut self.wire, line, during);
-        if let Err(e) = &result
-            && (e.code().is_none() || e.code() == Some(421))
-        {
+        match &result {
+            Err(e) if e.code().is_none() || e.code() == Some(421) => self.broken = true,
+            _ => self.last_heard = Instant::now(),
+        }
+        result
+    }
+
+    /// Send a group of command lines in one write (RFC 2920 pipelining), replies not read: the
+    /// caller reads one per line with [`SmtpConn::reply`], in order. The deadline and read
+    /// budget cover the whole group.
+    pub(crate) fn send_group(&mut self, lines: &[String], during: &str) -> Result<()> {
+        self.wire.control().begin(DEFAULT_BUDGET);
+        let result = self.wire.send_lines(lines, during);
+        if result.is_err() {
             self.broken = true;
         }
         result
+    }
+
+    /// The next reply, whatever its code (the caller judges it). An I/O or protocol failure, or
+    /// a 421 (the server closing the session), breaks the session.
+    pub(crate) fn reply(&mut self, during: &str) -> Result<Reply> {
+        let result = read_reply(&mut self.wire, during);
+        match &result {
+            Ok(reply) if reply.code == 421 => self.broken = true,
+            Ok(_) => self.last_heard = Instant::now(),
+            Err(_) => self.broken = true,
+        }
+        result
+    }
+
+    /// How long since the server last answered.
+    pub(crate) fn idle_for(&self) -> Duration {
+        self.last_heard.elapsed()
+    }
+
+    /// Give up the session without another byte: used in DATA mode, where any line would be
+    /// message content, so the server discards the unfinished message when the connection ends.
+    pub(crate) fn abandon(&mut self) {
+        self.broken = true;
     }
 
     pub(crate) fn lettre(&mut self, c: impl std::fmt::Display, during: &str) -> Result<Reply> {
@@ -303,8 +341,9 @@ impl SmtpConn {
                 }
             }
         })();
-        if result.as_ref().is_err_and(|e| e.code().is_none()) {
-            self.broken = true;
+        match &result {
+            Err(e) if e.code().is_none() => self.broken = true,
+            _ => self.last_heard = Instant::now(),
         }
         result
     }
@@ -351,8 +390,13 @@ impl SmtpConn {
             })
         })();
         match result {
-            Ok(reply) if reply.code >= 400 => Err(refused(&reply, during)),
-            Ok(reply) => Ok(reply),
+            Ok(reply) => {
+                self.last_heard = Instant::now();
+                if reply.code == 421 {
+                    self.broken = true;
+                }
+                if reply.code >= 400 { Err(refused(&reply, during)) } else { Ok(reply) }
+            }
             Err(e) => {
                 self.broken = true;
                 Err(e)

@@ -1,23 +1,27 @@
 //! Authenticated submission (the paper's sections 2 and 4.2): the [`Submit`] trait, the SMTP
 //! [`Submitter`] and the in-memory [`StubSubmitter`].
 //!
-//! One authenticated session is kept and reused for batches; before reuse it is probed with NOOP,
-//! and a session the server closed while idle is replaced transparently.
+//! One authenticated session is kept and reused for batches. A session the server answered
+//! moments ago ([`FRESH`]) is used as it is; an older one is probed with NOOP first. A session
+//! the server closed while idle is replaced transparently: found by the probe, or by the first
+//! command of the next mail, before any of that mail was sent (see [`transaction`]).
 
 mod conn;
 pub(crate) mod reply;
 mod secure;
 mod streaming;
 mod stub;
+mod transaction;
 
 use std::io::{Read, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use esmtp_core::Sealer;
 use esmtp_core::mime::{AttachmentSource, MailDraft};
 use lettre::Address;
-use lettre::transport::smtp::commands::{Data, Mail, Noop, Rcpt, Rset};
+use lettre::transport::smtp::commands::{Noop, Rset};
 use lettre::transport::smtp::extension::{MailBodyParameter, MailParameter};
 
 use crate::account::{Account, PasswordMechanism, ServerSettings, SessionSecret};
@@ -330,14 +334,21 @@ impl Submitter {
         Ok(conn)
     }
 
-    /// The reusable session: probed with NOOP, replaced when the server closed it.
-    fn session<'a>(&self, slot: &'a mut Option<SmtpConn>) -> Result<&'a mut SmtpConn> {
-        let alive = slot.as_mut().is_some_and(|s| !s.is_broken() && s.lettre(Noop, "NOOP").is_ok());
-        if !alive {
+    /// The reusable session and whether it was reused: used as it is when the server answered
+    /// within [`FRESH`], probed with NOOP when older, replaced when broken or closed.
+    fn session<'a>(&self, slot: &'a mut Option<SmtpConn>) -> Result<(&'a mut SmtpConn, bool)> {
+        let reusable = match slot.as_mut() {
+            Some(s) if s.is_broken() => false,
+            Some(s) if s.idle_for() < FRESH => true,
+            Some(s) => s.lettre(Noop, "NOOP").is_ok(),
+            None => false,
+        };
+        if !reusable {
             slot.take();
             *slot = Some(self.login()?);
         }
-        slot.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no session"))
+        let session = slot.as_mut().ok_or_else(|| Error::new(ErrorKind::Connection, "no session"))?;
+        Ok((session, reusable))
     }
 
     /// Close the session politely (QUIT). Dropping the submitter does the same.
@@ -348,6 +359,14 @@ impl Submitter {
         }
     }
 }
+
+/// How recently the server must have answered for its session to be used without a NOOP probe.
+/// Servers wait far longer for an idle client: RFC 5321 section 4.5.3.2.7 asks for 5 minutes,
+/// Postfix waits 300 s, and 10 s under stress, its shortest. Below that a session is alive unless
+/// the server restarted or something on the way cut it, and then the next mail's first command
+/// fails before any of the mail was sent, so the mail goes on a new session (once) instead. The
+/// probe stays for older sessions: its round trip is paid only by mails sent seconds apart.
+const FRESH: Duration = Duration::from_secs(5);
 
 fn no_mechanism() -> Error {
     Error::new(ErrorKind::Unsupported, "the server offers none of the allowed AUTH mechanisms")
@@ -395,65 +414,67 @@ impl Submitter {
         let non_ascii = !from.is_ascii() || recipients.iter().any(|r| !r.is_ascii());
 
         let mut guard = self.session.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let session = self.session(&mut guard)?;
-        if let Some(limit) = session.caps.size.filter(|l| *l > 0)
-            && message.size() > limit
-        {
-            return Err(Error::new(
-                ErrorKind::TooLarge,
-                format!("the message has {} bytes, the server takes at most {limit}", message.size()),
-            ));
+        let mut redone = false;
+        loop {
+            let (session, reused) = self.session(&mut guard)?;
+            let params = mail_parameters(&session.caps, &message, non_ascii)?;
+            match transaction::run(session, &from_addr, &rcpts, params, &mut message) {
+                // The session was gone before the server heard of this mail: nothing was
+                // delivered, so the mail goes once more on a new session. Only once, and only
+                // for a reused session: a new one that fails so is a real failure.
+                Err(failed) if failed.session_gone && reused && !redone => {
+                    redone = true;
+                    guard.take();
+                }
+                result => {
+                    // Leave a clean session for the next mail, or none at all.
+                    if result.is_err() && (session.is_broken() || session.lettre(Rset, "RSET").is_err()) {
+                        guard.take();
+                    }
+                    return result.map_err(|failed| failed.error);
+                }
+            }
         }
-        if non_ascii && !session.caps.smtputf8 {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                "a non-ASCII address needs SMTPUTF8, which the server does not offer",
-            ));
-        }
-        let eight_bit = message.eight_bit();
-        if eight_bit && !session.caps.eight_bit_mime {
-            return Err(Error::new(
-                ErrorKind::Unsupported,
-                "8-bit content needs 8BITMIME, which the server does not offer",
-            ));
-        }
-        let mut params = Vec::new();
-        if session.caps.size.is_some() {
-            // A size beyond usize cannot have passed the SIZE check above.
-            params.push(MailParameter::Size(usize::try_from(message.size()).unwrap_or(usize::MAX)));
-        }
-        if non_ascii {
-            params.push(MailParameter::SmtpUtfEight);
-        }
-        if eight_bit {
-            params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
-        }
-        let result = transaction(session, from_addr, rcpts, params, &mut message);
-        // Leave a clean session for the next mail, or none at all.
-        if result.is_err() && (session.is_broken() || session.lettre(Rset, "RSET").is_err()) {
-            guard.take();
-        }
-        result
     }
 }
 
-fn transaction(
-    conn: &mut SmtpConn,
-    from: Address,
-    rcpts: Vec<Address>,
-    params: Vec<MailParameter>,
-    message: &mut Body<'_>,
-) -> Result<SubmitReply> {
-    conn.lettre(Mail::new(Some(from), params), "MAIL FROM")?;
-    for rcpt in rcpts {
-        conn.lettre(Rcpt::new(rcpt, vec![]), "RCPT TO")?;
+/// The MAIL FROM parameters for `message` on a server with `caps`, after the checks that come
+/// before anything is sent: [`ErrorKind::TooLarge`] for a message above SIZE,
+/// [`ErrorKind::Unsupported`] when SMTPUTF8 or 8BITMIME is needed and not offered.
+fn mail_parameters(caps: &Capabilities, message: &Body<'_>, non_ascii: bool) -> Result<Vec<MailParameter>> {
+    if let Some(limit) = caps.size.filter(|l| *l > 0)
+        && message.size() > limit
+    {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            format!("the message has {} bytes, the server takes at most {limit}", message.size()),
+        ));
     }
-    conn.lettre(Data, "DATA")?;
-    let reply = match message {
-        Body::Bytes(bytes) => conn.data(bytes)?,
-        Body::Reader { reader, size, .. } => conn.data_from(&mut **reader, *size)?,
-    };
-    Ok(SubmitReply::from_lines(reply.code, reply.lines.iter().map(String::as_str)))
+    if non_ascii && !caps.smtputf8 {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            "a non-ASCII address needs SMTPUTF8, which the server does not offer",
+        ));
+    }
+    let eight_bit = message.eight_bit();
+    if eight_bit && !caps.eight_bit_mime {
+        return Err(Error::new(
+            ErrorKind::Unsupported,
+            "8-bit content needs 8BITMIME, which the server does not offer",
+        ));
+    }
+    let mut params = Vec::new();
+    if caps.size.is_some() {
+        // A size beyond usize cannot have passed the SIZE check above.
+        params.push(MailParameter::Size(usize::try_from(message.size()).unwrap_or(usize::MAX)));
+    }
+    if non_ascii {
+        params.push(MailParameter::SmtpUtfEight);
+    }
+    if eight_bit {
+        params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    Ok(params)
 }
 
 impl Drop for Submitter {

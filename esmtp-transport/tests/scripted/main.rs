@@ -5,6 +5,7 @@
 //! incremental sync) and the trace that must never show a secret.
 
 mod imap;
+mod pipelining;
 mod pop3;
 mod script;
 mod smtp;

@@ -47,6 +47,21 @@ impl Peer {
         }
     }
 
+    /// Whether the client has sent nothing more for `wait` (it waits for a reply): nothing
+    /// buffered, and nothing arriving meanwhile.
+    pub fn client_waits(&mut self, wait: Duration) -> bool {
+        if !self.reader.buffer().is_empty() {
+            return false;
+        }
+        self.writer.set_read_timeout(Some(wait)).unwrap();
+        let waiting = matches!(
+            self.reader.fill_buf(),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+        );
+        self.writer.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        waiting
+    }
+
     /// The next line, which must start with `prefix`.
     pub fn expect(&mut self, prefix: &str) -> String {
         let line = self.next_line().unwrap_or_else(|| panic!("client closed; expected {prefix:?}"));

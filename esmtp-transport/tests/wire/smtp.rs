@@ -27,17 +27,29 @@ struct Case {
     big: bool,
 }
 
-/// Replace the server's reply to the first command starting with `command`.
+/// Replace the server's reply to the first command starting with `command`. Replies come in
+/// the order of the commands, also when several were sent at once (PIPELINING), so the reply
+/// replaced is the one whose place is the command's: the greeting is reply 0, the reply to the
+/// client's first line is reply 1.
 fn reply_to(command: &'static str, reply: &'static str) -> Script {
-    let (mut armed, mut done) = (false, false);
+    let (mut lines, mut replies) = (0usize, 0usize);
+    let mut target: Option<usize> = None;
     Box::new(move |who, line| match who {
-        Who::Client if !done && line.starts_with(command.as_bytes()) => {
-            armed = true;
+        Who::Client if target.is_none() => {
+            lines += 1;
+            if line.starts_with(command.as_bytes()) {
+                target = Some(lines);
+            }
             Action::Forward
         }
-        Who::Server if armed && !done => {
-            done = true;
-            Action::Replace(reply.as_bytes().to_vec())
+        // The last line of a reply: its code, then a space or nothing.
+        Who::Server if line.get(3) != Some(&b'-') => {
+            replies += 1;
+            if target == Some(replies - 1) {
+                Action::Replace(reply.as_bytes().to_vec())
+            } else {
+                Action::Forward
+            }
         }
         _ => Action::Forward,
     })
@@ -80,6 +92,28 @@ fn reset_after_the_final_dot() -> Script {
             Action::Forward
         }
         Who::Server if dot && line.starts_with(b"250") => Action::Close,
+        _ => Action::Forward,
+    })
+}
+
+/// Relay the first mail of the session, then let the session go while the client is idle: the
+/// next line the client sends (the next mail's first command) finds it closed, either silently
+/// or with the 421 Postfix sends when its idle timeout ends a session.
+fn gone_after_the_first_mail(goodbye: Option<&'static str>) -> Script {
+    let (mut dot, mut delivered) = (false, false);
+    Box::new(move |who, line| match who {
+        Who::Client if delivered => match goodbye {
+            Some(text) => Action::AnswerAndClose(text.as_bytes().to_vec()),
+            None => Action::Close,
+        },
+        Who::Client if line == b".\r\n" => {
+            dot = true;
+            Action::Forward
+        }
+        Who::Server if dot && line.starts_with(b"250") => {
+            delivered = true;
+            Action::Forward
+        }
         _ => Action::Forward,
     })
 }
@@ -212,6 +246,10 @@ fn each_fault_gives_its_error_class() {
         assert_eq!(err.is_transient(), case.transient, "{name}: {err:?}");
         assert_eq!(err.code(), case.code, "{name}: {err:?}");
         assert_eq!(err.may_have_been_delivered(), case.taken, "{name}: {err:?}");
+        if name.ends_with("at RCPT") {
+            // Pipelined or not, the refusal is matched with its command.
+            assert!(err.to_string().starts_with("the server refused RCPT TO"), "{name}: {err}");
+        }
         assert!(!format!("{err} {err:?}").contains(lab.password("alice").expose()), "{name}");
         let copies = delivered(&lab, "bob", &t, usize::from(case.taken));
         assert_eq!(copies, usize::from(case.taken), "{name}: copies on the server");
@@ -310,4 +348,38 @@ fn a_copy_that_arrives_after_a_fetch_is_still_a_duplicate() {
     let esmtp_transport::MessageRef::Imap { uid } = second.duplicates[0].location else { panic!() };
     assert!(second.sync.last_uid >= uid, "the copy counts as read");
     remove_mail(&lab, "bob", &package.message_id);
+}
+
+#[test]
+#[ignore = "needs the mail lab: ./scripts/test starts it"]
+fn a_session_gone_while_idle_is_replaced_and_the_mail_sent_once() {
+    let lab = Lab::get();
+    let bob = X25519Identity::generate().unwrap();
+    for goodbye in [None, Some("421 4.4.2 mail.example.test Error: timeout exceeded\r\n")] {
+        let proxy = Proxy::start(
+            "127.0.0.1",
+            lab::port("SMTPS"),
+            terminating(&lab),
+            on_connection(0, move || gone_after_the_first_mail(goodbye)),
+        );
+        let account = via_proxy(&lab, "alice", "smtp", proxy.port).build().unwrap();
+        let submitter = Submitter::new(&account).unwrap();
+        let (first, second) = (tag(), tag());
+        for t in [&first, &second] {
+            // No retry asked for: the new session is the submitter's own doing, and safe because
+            // the old one failed before the server heard of the mail.
+            submitter
+                .send_secure(
+                    &draft(&lab, t),
+                    Sealer::new().recipient(bob.to_public()),
+                    &options(t, Retry::ONCE),
+                )
+                .unwrap_or_else(|e| panic!("{goodbye:?}: {e:?}"));
+        }
+        assert_eq!((submitter.connections_opened(), proxy.connections()), (2, 2), "{goodbye:?}");
+        for t in [&first, &second] {
+            assert_eq!(delivered(&lab, "bob", t, 1), 1, "{goodbye:?}: copies on the server");
+            remove_mail(&lab, "bob", t);
+        }
+    }
 }

@@ -2,16 +2,22 @@
 //! messages in bounded batches, key-slip mails first so that the envelopes after them can use
 //! them, open each message on its own, and give a second chance to envelopes whose slip only
 //! turned up later in the same pass. Each store says how it downloads ([`Source`]); which
-//! messages are candidates is the store's business.
+//! messages are candidates is the store's business. While one batch downloads, the one before
+//! it is opened on other threads ([`ahead`]); what depends on message order (copies, key slips)
+//! is settled here, in order, so the results are those of reading one message after another.
+
+mod ahead;
 
 use std::collections::BTreeSet;
 
 use esmtp_core::{EnvelopeId, KeySlip, Opener};
 
 use crate::contacts::Contacts;
-use crate::copies::{Copies, Duplicate};
+use crate::copies::{Copies, Duplicate, Fingerprint};
 use crate::error::Result;
-use crate::retrieve::{Fetched, HeaderInfo, MessageError, MessageRef, Reader, Retrieved, header_info};
+use crate::retrieve::{
+    Fetched, HeaderInfo, MessageError, MessageRef, ReadOutcome, Reader, Retrieved, header_info,
+};
 
 /// A message to read.
 #[derive(Debug, Clone)]
@@ -128,9 +134,9 @@ fn read_candidates(
             }
         }
         let (count, bytes) = source.batch_limits();
-        for batch in batches(&sized, count, bytes) {
-            download(source, &batch, &mut state)?;
-        }
+        // Each group is settled before the next starts: every slip among the candidates read
+        // first is known to the workers that open the rest.
+        ahead::read_batches(source, &batches(&sized, count, bytes), &mut state)?;
     }
 
     // Envelopes that came before their slip (a store without headers up front): once more.
@@ -186,49 +192,113 @@ fn gone() -> MessageError {
     MessageError::Gone
 }
 
+/// Download `batch` and read it here, one message after another.
 fn download(source: &mut dyn Source, batch: &[usize], state: &mut State<'_, '_>) -> Result<()> {
-    let candidates = state.candidates;
-    source.download(candidates, batch, &mut |i, raw| {
-        let Some(candidate) = candidates.get(i) else { return };
-        if state.results[i].is_some() || state.copy_of[i].is_some() {
-            return;
-        }
-        let item = match raw {
-            Ok(raw) => {
-                if let Some(original) = state.copies.original_of(raw, &candidate.location) {
-                    state.copy_of[i] = Some(original);
-                    return;
-                }
-                let read = state.reader.read(raw);
-                if matches!(read.result, Err(MessageError::NoMatchingRecipient))
-                    && state.envelope_ids[i].is_none()
-                {
-                    state.envelope_ids[i] = header_info(raw).envelope_id;
-                }
-                let outer = read
-                    .outer
-                    .or_else(|| candidate.info.as_ref().map(|info| info.outer.clone()))
-                    .unwrap_or_else(|| header_info(raw).outer);
-                Fetched {
-                    location: candidate.location.clone(),
-                    size: candidate.size,
-                    outer,
-                    result: read.result,
-                    // The envelope's own id when it could be read, else what the header says.
-                    envelope_id: read.envelope_id.or(state.envelope_ids[i]),
-                    sender: None,
-                }
-            }
-            Err(e) => fetched(candidate, Err(e)),
-        };
-        state.results[i] = Some(item);
-    })?;
+    source.download(state.candidates, batch, &mut |i, raw| settle(state, i, raw, None))?;
+    settle_missing(state, batch);
+    Ok(())
+}
+
+/// The candidates of a downloaded `batch` that the store never handed over: gone.
+fn settle_missing(state: &mut State<'_, '_>, batch: &[usize]) {
     for &i in batch {
         if state.results[i].is_none() && state.copy_of[i].is_none() {
-            state.results[i] = Some(fetched(&candidates[i], Err(gone())));
+            state.results[i] = Some(fetched(&state.candidates[i], Err(gone())));
         }
     }
-    Ok(())
+}
+
+/// What reading one downloaded message gives before the rules that depend on the messages
+/// before it: its headers, its fingerprint and (when read ahead) the read itself.
+pub(crate) struct Prepared {
+    /// The headers read on their own; `None` when the read had them.
+    info: Option<HeaderInfo>,
+    fingerprint: Option<Fingerprint>,
+    /// The read with the key slips known when it was made; `None`: not read yet.
+    read: Option<ReadOutcome>,
+}
+
+impl Prepared {
+    /// Headers and fingerprint of `raw`; with `reader`, its read too. The headers are parsed
+    /// once: a read that gives the outer headers gives the Message-ID too.
+    pub(crate) fn new(raw: &[u8], reader: Option<&Reader<'_>>) -> Self {
+        let read = reader.map(|r| r.read(raw));
+        let info = match read.as_ref().and_then(|r| r.outer.as_ref()) {
+            Some(_) => None,
+            None => Some(header_info(raw)),
+        };
+        let message_id = match (&info, read.as_ref().and_then(|r| r.outer.as_ref())) {
+            (Some(info), _) => info.outer.message_id.as_deref(),
+            (None, Some(outer)) => outer.message_id.as_deref(),
+            (None, None) => None,
+        };
+        let fingerprint = Fingerprint::with_message_id(message_id, raw);
+        Prepared { info, fingerprint, read }
+    }
+}
+
+/// Settle candidate `i` in message order: a copy of a message before it is a duplicate and
+/// not opened; otherwise its read (made ahead, or now) with every key slip read before it,
+/// and a key slip it carries is known from here on.
+fn settle(
+    state: &mut State<'_, '_>,
+    i: usize,
+    raw: std::result::Result<&[u8], MessageError>,
+    prepared: Option<Prepared>,
+) {
+    let candidates = state.candidates;
+    let Some(candidate) = candidates.get(i) else { return };
+    if state.results[i].is_some() || state.copy_of[i].is_some() {
+        return;
+    }
+    let raw = match raw {
+        Ok(raw) => raw,
+        Err(e) => {
+            state.results[i] = Some(fetched(candidate, Err(e)));
+            return;
+        }
+    };
+    let Prepared { info, fingerprint, read } = prepared.unwrap_or_else(|| Prepared::new(raw, None));
+    if let Some(original) = state.copies.original_by(fingerprint, &candidate.location) {
+        state.copy_of[i] = Some(original);
+        return;
+    }
+    // A read made ahead missed the key slips settled since: read again if one of them is for
+    // this envelope (only such a read can differ: slips are tried after the identities fail).
+    let read = match read {
+        Some(read)
+            if !matches!(read.result, Err(MessageError::NoMatchingRecipient))
+                || !read.envelope_id.is_some_and(|id| state.reader.has_slip(&id)) =>
+        {
+            read
+        }
+        _ => state.reader.read(raw),
+    };
+    if let Ok(Retrieved::KeySlip(slip)) = &read.result {
+        state.reader.add_slip(slip.key_slip.clone());
+    }
+    // The headers on their own, when the read did not give them (a message that did not open).
+    let info = match (info, &read.outer) {
+        (None, None) => Some(header_info(raw)),
+        (info, _) => info,
+    };
+    if matches!(read.result, Err(MessageError::NoMatchingRecipient)) && state.envelope_ids[i].is_none() {
+        state.envelope_ids[i] = info.as_ref().and_then(|info| info.envelope_id);
+    }
+    let outer = read
+        .outer
+        .or_else(|| candidate.info.as_ref().map(|info| info.outer.clone()))
+        .or_else(|| info.map(|info| info.outer))
+        .unwrap_or_default();
+    state.results[i] = Some(Fetched {
+        location: candidate.location.clone(),
+        size: candidate.size,
+        outer,
+        result: read.result,
+        // The envelope's own id when it could be read, else what the header says.
+        envelope_id: read.envelope_id.or(state.envelope_ids[i]),
+        sender: None,
+    });
 }
 
 fn fetched(c: &Candidate, result: std::result::Result<Retrieved, MessageError>) -> Fetched {

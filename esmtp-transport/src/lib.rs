@@ -52,6 +52,7 @@
 
 mod account;
 pub mod account_file;
+pub mod atomic_file;
 mod contacts;
 mod copies;
 mod error;

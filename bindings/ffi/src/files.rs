@@ -1,18 +1,13 @@
-//! Output files that appear under their name only when complete: written to a temporary file
-//! beside the target, renamed into place by [`AtomicOutput::commit`], removed otherwise.
+//! Output files that appear under their name only when complete (and, for opened envelopes,
+//! authenticated): [`esmtp_transport::atomic_file`], with this library's checks and errors.
 
-use std::io::BufWriter;
 use std::path::Path;
 
-use tempfile::NamedTempFile;
+use esmtp_transport::atomic_file::{AtomicFile, AtomicFileError, Existing};
 
 use crate::error::{Error, Result};
 
-pub(crate) struct AtomicOutput {
-    file: BufWriter<NamedTempFile>,
-    target: std::path::PathBuf,
-    overwrite: bool,
-}
+pub(crate) struct AtomicOutput(AtomicFile);
 
 /// Whether `a` and `b` name the same existing file (also through links).
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -28,9 +23,19 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+fn error(e: AtomicFileError) -> Error {
+    match e {
+        AtomicFileError::Exists { path } => {
+            Error::invalid(format!("{} exists: refusing to replace it", path.display()))
+        }
+        AtomicFileError::Io { path, source } => Error::io(path.display(), &source),
+        other => Error::io("cannot write the output", &std::io::Error::other(other)),
+    }
+}
+
 impl AtomicOutput {
-    /// A temporary file beside `target`, refusing `target == input` and, without `overwrite`, an
-    /// existing `target`.
+    /// Start writing `target`, refusing `target == input` and, without `overwrite`, an existing
+    /// `target`.
     pub(crate) fn create(input: &Path, target: &Path, overwrite: bool) -> Result<Self> {
         if same_file(input, target) {
             return Err(Error::invalid(format!(
@@ -38,35 +43,16 @@ impl AtomicOutput {
                 target.display()
             )));
         }
-        if !overwrite && target.symlink_metadata().is_ok() {
-            return Err(Error::invalid(format!("{} exists: refusing to replace it", target.display())));
-        }
-        let dir = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let file = tempfile::Builder::new()
-            .prefix(".esmtp-")
-            .suffix(".part")
-            .tempfile_in(dir)
-            .map_err(|e| Error::io(format_args!("cannot write in {}", dir.display()), &e))?;
-        Ok(AtomicOutput {
-            file: BufWriter::with_capacity(1 << 16, file),
-            target: target.to_path_buf(),
-            overwrite,
-        })
+        let existing = if overwrite { Existing::Replace } else { Existing::Refuse };
+        AtomicFile::create(target, existing).map(AtomicOutput).map_err(error)
     }
 
     pub(crate) fn writer(&mut self) -> &mut dyn std::io::Write {
-        &mut self.file
+        &mut self.0
     }
 
-    /// Flush, sync and rename into place.
+    /// Flush, sync and give the file its name.
     pub(crate) fn commit(self) -> Result<()> {
-        let target = self.target;
-        let file = self.file.into_inner().map_err(|e| Error::io(target.display(), e.error()))?;
-        file.as_file().sync_all().map_err(|e| Error::io(target.display(), &e))?;
-        let persisted = if self.overwrite { file.persist(&target) } else { file.persist_noclobber(&target) };
-        persisted.map(drop).map_err(|e| Error::io(target.display(), &e.error))
+        self.0.commit().map_err(error)
     }
 }

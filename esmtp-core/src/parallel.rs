@@ -9,7 +9,7 @@
 //! its index and its input.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, TryLockError};
+use std::sync::{Mutex, MutexGuard, OnceLock, TryLockError};
 use std::thread;
 
 use crate::suite::Suite;
@@ -18,8 +18,12 @@ use crate::suite::Suite;
 const MAX_DEFAULT_THREADS: usize = 16;
 
 /// The default thread count of [`crate::Sealer::threads`] and [`crate::Opener::threads`].
+///
+/// Asked of the OS once per process: `available_parallelism` reads the cgroup quota files each
+/// time, which cost a tenth of the CPU of fetching and opening many small mails.
 pub(crate) fn default_threads() -> usize {
-    thread::available_parallelism().map_or(1, |n| n.get().min(MAX_DEFAULT_THREADS))
+    static DEFAULT: OnceLock<usize> = OnceLock::new();
+    *DEFAULT.get_or_init(|| thread::available_parallelism().map_or(1, |n| n.get().min(MAX_DEFAULT_THREADS)))
 }
 
 /// How many threads `chunks` chunks of `suite` are worth, given at most `max`.

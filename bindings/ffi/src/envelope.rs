@@ -176,6 +176,15 @@ impl Opened {
     }
 }
 
+impl Drop for Opened {
+    /// Wipes the plaintext in bulk (`zeroize` on a `Vec` stores one byte at a time, which costs
+    /// about as much as decrypting); a binding that took the plaintext out leaves nothing here.
+    fn drop(&mut self) {
+        let mut plaintext = std::mem::take(&mut *self.plaintext);
+        zeroize::Zeroize::zeroize(plaintext.as_mut_slice());
+    }
+}
+
 impl std::fmt::Debug for Opened {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Opened")

@@ -6,6 +6,15 @@ use esmtp_core::{Opener, Sealer, X25519Identity};
 use esmtp_transport::{Credentials, ErrorKind, PasswordMechanism, Submit, Submitter, TlsMode};
 use lab::{Lab, tag, wait_for_mail};
 
+/// One test here kills the lab's smtpd processes to drop its idle session; the others hold this
+/// shared while they talk to the server, that one holds it alone, so no other test's session is
+/// cut in the middle.
+static SERVER: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn shared_server() -> std::sync::RwLockReadGuard<'static, ()> {
+    SERVER.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// A small mail whose body is an armored envelope; the subject and text stay inside it.
 fn sealed_mail(from: &str, to: &str, tag: &str, bob: &X25519Identity) -> Vec<u8> {
     let secret_text = format!("Subject: quarterly numbers {tag}\r\n\r\nthe secret body {tag}\r\n");
@@ -33,6 +42,7 @@ fn assert_delivered_sealed(lab: &Lab, user: &str, tag: &str, bob: &X25519Identit
 }
 
 fn send_and_check(tls: TlsMode, mechanism: PasswordMechanism) {
+    let _server = shared_server();
     let lab = Lab::get();
     let account = lab
         .account("alice", tls, Credentials::Password(lab.password("alice")))
@@ -65,6 +75,7 @@ fn starttls_with_auth_login() {
 #[test]
 #[ignore = "needs the mail lab: ./scripts/test starts it"]
 fn capabilities_report_the_servers_extensions() {
+    let _server = shared_server();
     let lab = Lab::get();
     for tls in [TlsMode::Implicit, TlsMode::StartTls] {
         let caps = Submitter::new(&lab.password_account("alice", tls)).unwrap().capabilities().unwrap();
@@ -78,6 +89,7 @@ fn capabilities_report_the_servers_extensions() {
 #[test]
 #[ignore = "needs the mail lab: ./scripts/test starts it"]
 fn wrong_password_is_an_auth_error() {
+    let _server = shared_server();
     let lab = Lab::get();
     for tls in [TlsMode::Implicit, TlsMode::StartTls] {
         let account = lab
@@ -98,6 +110,7 @@ fn wrong_password_is_an_auth_error() {
 #[test]
 #[ignore = "needs the mail lab: ./scripts/test starts it"]
 fn an_untrusted_ca_is_a_tls_error() {
+    let _server = shared_server();
     let lab = Lab::get();
     for (tls, port) in [(TlsMode::Implicit, lab::port("SMTPS")), (TlsMode::StartTls, lab::port("SUBMISSION"))]
     {
@@ -117,6 +130,7 @@ fn an_untrusted_ca_is_a_tls_error() {
 #[test]
 #[ignore = "needs the mail lab: ./scripts/test starts it"]
 fn oversized_mail_is_refused_before_upload() {
+    let _server = shared_server();
     let lab = Lab::get();
     let submitter = Submitter::new(&lab.password_account("alice", TlsMode::Implicit)).unwrap();
     let t = tag();
@@ -144,6 +158,7 @@ fn oversized_mail_is_refused_before_upload() {
 #[test]
 #[ignore = "needs the mail lab: ./scripts/test starts it"]
 fn smtputf8_address_is_delivered() {
+    let _server = shared_server();
     let lab = Lab::get();
     let utf8 = lab.utf8_address();
     assert!(!utf8.is_ascii());
@@ -160,6 +175,7 @@ fn smtputf8_address_is_delivered() {
 #[test]
 #[ignore = "needs the mail lab: ./scripts/test starts it"]
 fn from_must_be_the_account_or_an_alias() {
+    let _server = shared_server();
     let lab = Lab::get();
     let submitter = Submitter::new(&lab.password_account("alice", TlsMode::Implicit)).unwrap();
     let err = submitter
@@ -179,6 +195,7 @@ fn from_must_be_the_account_or_an_alias() {
 #[test]
 #[ignore = "needs the mail lab: ./scripts/test starts it"]
 fn a_batch_of_100_uses_one_session_and_survives_a_dropped_connection() {
+    let _server = SERVER.write().unwrap_or_else(|poisoned| poisoned.into_inner());
     let lab = Lab::get();
     let submitter = Submitter::new(&lab.password_account("alice", TlsMode::Implicit)).unwrap();
     let bob = X25519Identity::generate().unwrap();
@@ -204,6 +221,7 @@ fn a_batch_of_100_uses_one_session_and_survives_a_dropped_connection() {
 #[test]
 #[ignore = "needs the mail lab: ./scripts/test starts it"]
 fn xoauth2_live_fresh_expired_and_foreign_tokens() {
+    let _server = shared_server();
     let lab = Lab::get();
     let bob = X25519Identity::generate().unwrap();
     let send = |credentials: Credentials, t: &str| {
@@ -245,6 +263,7 @@ fn assert_no_plaintext(file: &[u8], secrets: &[&str]) {
 fn send_secure_with_key_slip_delivers_two_mails_that_pair_up() {
     use esmtp_core::mime::{Attachment, MailDraft, Mailbox, ReadMail};
     use esmtp_core::{Suite, hash};
+    let _server = shared_server();
     let lab = Lab::get();
     let submitter = Submitter::new(&lab.password_account("alice", TlsMode::StartTls)).unwrap();
     for (suite, slip_to) in
@@ -307,6 +326,7 @@ fn send_secure_with_key_slip_delivers_two_mails_that_pair_up() {
 #[ignore = "needs the mail lab: ./scripts/test starts it"]
 fn send_secure_to_x25519_recipients_leaves_only_ciphertext_on_the_server() {
     use esmtp_core::mime::{MailDraft, Mailbox, ReadMail};
+    let _server = shared_server();
     let lab = Lab::get();
     let submitter = Submitter::new(&lab.password_account("alice", TlsMode::Implicit)).unwrap();
     let (bob, carol) = (X25519Identity::generate().unwrap(), X25519Identity::generate().unwrap());

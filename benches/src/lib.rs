@@ -208,6 +208,16 @@ pub fn md5(data: &[u8]) -> [u8; 16] {
     md5::Md5::digest(data).into()
 }
 
+/// The value of a `--seconds S` argument (the next argument): the time per operation, in
+/// (0, 60] seconds.
+pub fn seconds_arg(value: Option<String>) -> Result<Duration, Box<dyn std::error::Error>> {
+    let seconds: f64 = value.ok_or("--seconds needs a value")?.parse()?;
+    if !(seconds > 0.0 && seconds <= 60.0) {
+        return Err("--seconds must be in (0, 60]".into());
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
 /// Run `op` (which processes `bytes` bytes per call) for at least `min_time` after a short
 /// warm-up, and return the mean throughput in MB/s (10^6 bytes per second).
 pub fn throughput_mb_s(bytes: usize, min_time: Duration, mut op: impl FnMut()) -> f64 {

@@ -20,7 +20,7 @@ use crate::framing::{self, Transcript};
 use crate::open::Opened;
 use crate::parallel;
 use crate::seal::{self, Prepared};
-use crate::suite::{CHUNK_SIZE, ChunkCipher, FullChunk, Suite};
+use crate::suite::{CHUNK_SIZE, ChunkCipher, FullChunk, Suite, room};
 use crate::wipe::{wipe, wipe_zeroizing};
 use crate::x25519::X25519Identity;
 
@@ -142,12 +142,6 @@ fn suffix(prepared: &Prepared, signer: Option<&X25519Identity>, prefix: &[u8], m
     suffix
 }
 
-/// The room a chunk's plaintext needs when opened in place: a full chunk for a non-final one,
-/// its ciphertext's length for the final one.
-fn room(wire: &[u8], last: bool) -> usize {
-    if last { wire.len().saturating_sub(crate::suite::TAG_LEN) } else { CHUNK_SIZE }
-}
-
 /// Open chunks 1 and on, one after the other on this thread, each appended to `plain` (which has
 /// the room): the memory is written once, while the chunk is in cache.
 fn open_in_order(
@@ -185,10 +179,10 @@ fn open_spread(
     let mut offset = head_len;
     for (i, wire) in pieces.iter().enumerate().skip(1) {
         let last = i == pieces.len() - 1;
-        let (out, tail) = std::mem::take(&mut rest_out).split_at_mut(room(wire, last));
+        let (out, tail) = std::mem::take(&mut rest_out).split_at_mut(room(wire.len(), last));
         rest_out = tail;
         jobs.push(OpenJob { index: i as u64, last, wire, out, offset, result: None });
-        offset += room(wire, last);
+        offset += room(wire.len(), last);
     }
     let failed = AtomicBool::new(false);
     let jobs = parallel::run(
@@ -276,13 +270,13 @@ pub(crate) fn open(
         return Err(OpenError::DecryptionFailed);
     }
     // Chunk 0 first: it says who signed, checked before anything else is opened.
-    let mut first = Zeroizing::new(Vec::with_capacity(room(pieces[0], chunks == 1)));
+    let mut first = Zeroizing::new(Vec::with_capacity(room(pieces[0].len(), chunks == 1)));
     let first_len = cipher.open_chunk_append(0, chunks == 1, pieces[0], &mut first)?;
     let prefix = framing::read_prefix(suite, &first[..first_len], &context)?;
     let head = &first[prefix.len..first_len];
 
     // The message buffer: every chunk's plaintext after the prefix, each opened in its place.
-    let rest: usize = pieces.iter().enumerate().skip(1).map(|(i, w)| room(w, i == chunks - 1)).sum();
+    let rest: usize = pieces.iter().enumerate().skip(1).map(|(i, w)| room(w.len(), i == chunks - 1)).sum();
     let room_total = head.len() + rest;
     // Sized once (a reallocation would leave plaintext behind, unwiped), filled chunk by chunk.
     let mut plain = Zeroizing::new(Vec::with_capacity(room_total));

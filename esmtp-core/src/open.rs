@@ -15,7 +15,7 @@ use crate::key::{EnvelopeId, MessageKey};
 use crate::oneshot;
 use crate::parallel;
 use crate::recipient::Identity;
-use crate::suite::{CHUNK_SIZE, ChunkCipher, Suite, TAG_LEN};
+use crate::suite::{CHUNK_SIZE, ChunkCipher, Suite, room};
 use crate::wipe::{wipe, wipe_zeroizing};
 use crate::x25519::X25519Recipient;
 
@@ -411,7 +411,7 @@ impl<R: Read> OpenReader<R> {
         }
         // Room for each chunk's plaintext: a full chunk, or the final one's ciphertext length.
         let final_wire = take - (chunks - 1) * self.wire_len;
-        let final_room = if last { final_wire.saturating_sub(TAG_LEN) } else { CHUNK_SIZE };
+        let final_room = room(final_wire, last);
         let start = self.plain.len();
         let needed = start + (chunks - 1) * CHUNK_SIZE + final_room;
         if needed > self.plain.capacity() {

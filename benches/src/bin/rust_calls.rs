@@ -11,21 +11,16 @@ use std::hint::black_box;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use esmtp_benches::{MIB, input, throughput_mb_s};
+use esmtp_benches::{MIB, input, seconds_arg, throughput_mb_s};
 use esmtp_core::{Opener, Sealer, Suite, X25519Identity};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut seconds = 1.0_f64;
+    let mut t = Duration::from_secs(1);
     let mut mib = 1_usize;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--seconds" => {
-                seconds = args.next().ok_or("--seconds needs a value")?.parse()?;
-                if !(seconds > 0.0 && seconds <= 60.0) {
-                    return Err("--seconds must be in (0, 60]".into());
-                }
-            }
+            "--seconds" => t = seconds_arg(args.next())?,
             "--mib" => {
                 mib = args.next().ok_or("--mib needs a value")?.parse()?;
                 if !(1..=256).contains(&mib) {
@@ -35,7 +30,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             other => return Err(format!("unknown argument {other:?}").into()),
         }
     }
-    let t = Duration::from_secs_f64(seconds);
     let message = input(mib * MIB);
     let bob = X25519Identity::generate()?;
     let to = bob.to_public();

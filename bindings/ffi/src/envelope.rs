@@ -141,58 +141,57 @@ pub struct Sealed {
     pub key_slip: Option<Arc<KeySlip>>,
 }
 
-/// An opened envelope: authenticated before anything was returned.
-pub struct Opened {
-    /// The message. Zeroized when dropped.
-    pub plaintext: Zeroizing<Vec<u8>>,
-    /// The suite.
-    pub suite: Suite,
-    /// The envelope id.
-    pub envelope_id: String,
-    /// Who signed it (verified), or `None`: unsigned, so it says nothing about its sender.
-    pub signer: Option<Arc<PublicKey>>,
-    /// The MD5 digest if it is known without hashing (`des-cbc-md5` carries it, verified);
-    /// [`Opened::md5_hex`] computes the others on request, so opening does not pay for a hash
-    /// nobody asks for.
-    pub known_md5_hex: Option<String>,
-}
+/// An opened envelope: authenticated before anything was returned. The plaintext is wiped when
+/// this is dropped; the MD5 is computed only when asked for (`des-cbc-md5` carries it).
+#[derive(Debug)]
+pub struct Opened(esmtp_core::Opened);
 
 impl Opened {
+    /// The message.
+    pub fn plaintext(&self) -> &[u8] {
+        self.0.plaintext()
+    }
+
+    /// The message, owned (zeroized when dropped).
+    pub fn into_plaintext(self) -> Zeroizing<Vec<u8>> {
+        self.0.into_plaintext()
+    }
+
+    /// The suite.
+    pub fn suite(&self) -> Suite {
+        self.0.suite().into()
+    }
+
+    /// The envelope id.
+    pub fn envelope_id(&self) -> String {
+        self.0.envelope_id().to_string()
+    }
+
+    /// Who signed it (verified), or `None`: unsigned, so it says nothing about its sender.
+    pub fn signer(&self) -> Option<Arc<PublicKey>> {
+        signer(self.0.signature())
+    }
+
     /// MD5 of the message, lower-case hex: the paper's integrity hash (carried and verified for
-    /// `des-cbc-md5`, computed from the plaintext here for the other suites).
+    /// `des-cbc-md5`, computed on the first call for the other suites).
     pub fn md5_hex(&self) -> String {
-        self.known_md5_hex.clone().unwrap_or_else(|| crate::md5_hex(&self.plaintext))
+        self.0.md5_hex()
+    }
+
+    /// [`Opened::md5_hex`] if it is known without hashing (see `esmtp_core::Opened::md5_if_known`).
+    pub fn md5_hex_if_known(&self) -> Option<String> {
+        self.0.md5_if_known().map(|d| esmtp_core::hash::to_hex(&d))
     }
 
     /// The facts about the envelope as a stream's open reports them (this computes the MD5).
     pub fn report(&self) -> OpenReport {
         OpenReport {
             md5_hex: self.md5_hex(),
-            suite: self.suite,
-            envelope_id: self.envelope_id.clone(),
-            signer: self.signer.clone(),
-            size: self.plaintext.len() as u64,
+            suite: self.suite(),
+            envelope_id: self.envelope_id(),
+            signer: self.signer(),
+            size: self.plaintext().len() as u64,
         }
-    }
-}
-
-impl Drop for Opened {
-    /// Wipes the plaintext in bulk (`zeroize` on a `Vec` stores one byte at a time, which costs
-    /// about as much as decrypting); a binding that took the plaintext out leaves nothing here.
-    fn drop(&mut self) {
-        let mut plaintext = std::mem::take(&mut *self.plaintext);
-        zeroize::Zeroize::zeroize(plaintext.as_mut_slice());
-    }
-}
-
-impl std::fmt::Debug for Opened {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Opened")
-            .field("len", &self.plaintext.len())
-            .field("suite", &self.suite)
-            .field("envelope_id", &self.envelope_id)
-            .field("signer", &self.signer)
-            .finish_non_exhaustive()
     }
 }
 
@@ -236,14 +235,7 @@ pub fn seal(plaintext: &[u8], options: &SealOptions) -> Result<Sealed> {
 /// # Errors
 /// See [`ErrorKind`].
 pub fn open(envelope: &[u8], options: &OpenOptions) -> Result<Opened> {
-    let opened = options.opener().open(envelope)?;
-    Ok(Opened {
-        suite: opened.suite().into(),
-        envelope_id: opened.envelope_id().to_string(),
-        signer: signer(opened.signature()),
-        known_md5_hex: opened.md5_if_known().map(|d| esmtp_core::hash::to_hex(&d)),
-        plaintext: opened.into_plaintext(),
-    })
+    Ok(Opened(options.opener().open(envelope)?))
 }
 
 /// What a streaming seal wrote.
@@ -393,9 +385,10 @@ mod tests {
                 let message = vec![7u8; 200_000];
                 let sealed = seal(&message, &seal_opts).unwrap();
                 let opened = open(&sealed.envelope, &open_opts).unwrap();
-                assert_eq!(&opened.plaintext[..], &message[..]);
-                assert_eq!(opened.signer.as_deref(), Some(&*alice.public_key()));
-                assert_eq!(opened.suite, suite);
+                assert_eq!(opened.md5_hex_if_known().is_some(), suite == Suite::DesCbcMd5);
+                assert_eq!(opened.plaintext(), &message[..]);
+                assert_eq!(opened.signer().as_deref(), Some(&*alice.public_key()));
+                assert_eq!(opened.suite(), suite);
                 let mut out = Vec::new();
                 let mut sealed_stream = Vec::new();
                 let report = seal_stream(&mut &message[..], &mut sealed_stream, &seal_opts).unwrap();
@@ -408,7 +401,6 @@ mod tests {
                     streamed
                 );
                 assert_eq!(opened.md5_hex(), crate::md5_hex(&message));
-                assert_eq!(opened.known_md5_hex.is_some(), suite == Suite::DesCbcMd5);
             }
         }
     }

@@ -11,8 +11,8 @@
 //! let bob = Identity::generate()?;
 //! let sealed = seal(b"Meet at noon.", &SealOptions { recipients: vec![bob.public_key()], ..Default::default() })?;
 //! let opened = open(&sealed.envelope, &OpenOptions { identities: vec![bob], ..Default::default() })?;
-//! assert_eq!(&opened.plaintext[..], b"Meet at noon.");
-//! assert!(opened.signer.is_none());
+//! assert_eq!(opened.plaintext(), b"Meet at noon.");
+//! assert!(opened.signer().is_none());
 //! # Ok::<(), esmtp_ffi::Error>(())
 //! ```
 #![forbid(unsafe_code)]

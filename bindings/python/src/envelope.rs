@@ -201,17 +201,17 @@ pub fn open(
     let options =
         convert::open_options(identities, passphrase, key_slips, require_signers, max_passphrase_work);
     let envelope = envelope.as_slice();
-    let mut opened = py.detach(|| esmtp_ffi::open(envelope, &options)).map_err(err)?;
+    let opened = py.detach(|| esmtp_ffi::open(envelope, &options)).map_err(err)?;
     let md5 = OnceLock::new();
-    if let Some(known) = opened.known_md5_hex.take() {
+    if let Some(known) = opened.md5_hex_if_known() {
         let _ = md5.set(known);
     }
     Ok(Opened {
-        plaintext: bytes(py, &opened.plaintext),
+        plaintext: bytes(py, opened.plaintext()),
         md5,
-        suite: opened.suite.name().to_string(),
-        envelope_id: std::mem::take(&mut opened.envelope_id),
-        signer: signer(py, opened.signer.take())?,
+        suite: opened.suite().name().to_string(),
+        envelope_id: opened.envelope_id(),
+        signer: signer(py, opened.signer())?,
     })
 }
 

@@ -200,9 +200,10 @@ pub fn seal(plaintext: Vec<u8>, options: SealOptions) -> Result<Sealed> {
 /// Open a binary or armored envelope: nothing is returned unless all of it is authentic.
 #[uniffi::export]
 pub fn open(envelope: Vec<u8>, options: OpenOptions) -> Result<Opened> {
-    let mut opened = esmtp_ffi::open(&envelope, &options.into())?;
+    let opened = esmtp_ffi::open(&envelope, &options.into())?;
     let report = opened.report().into();
-    Ok(Opened { plaintext: std::mem::take(&mut *opened.plaintext), report })
+    // Moved out, not copied: the foreign language owns the bytes from here.
+    Ok(Opened { plaintext: std::mem::take(&mut *opened.into_plaintext()), report })
 }
 
 /// Seal the file `input` into the file `output`, in bounded memory; `output` appears only when

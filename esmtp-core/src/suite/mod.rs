@@ -147,6 +147,12 @@ pub(crate) enum ChunkCipher {
     Des(Box<des_md5::DesChunks>),
 }
 
+/// The room a chunk's plaintext needs when opened in place: a full chunk for a non-final one,
+/// its ciphertext's length for the final one.
+pub(crate) fn room(wire_len: usize, last: bool) -> usize {
+    if last { wire_len.saturating_sub(TAG_LEN) } else { CHUNK_SIZE }
+}
+
 /// A full, non-final chunk to seal: its index, its plaintext and its place in the output.
 pub(crate) type FullChunk<'a> = (u64, &'a [u8], &'a mut [u8]);
 
@@ -276,8 +282,7 @@ impl ChunkCipher {
             ChunkCipher::Des(c) => {
                 // Decrypted buffer to buffer, into room made for it (a full chunk takes exactly
                 // `C` bytes: the padding block is decrypted aside).
-                let room = if last { wire.len().saturating_sub(TAG_LEN) } else { CHUNK_SIZE };
-                out.resize(at + room, 0);
+                out.resize(at + room(wire.len(), last), 0);
                 c.open_into(index, last, wire, &mut out[at..])
             }
         };

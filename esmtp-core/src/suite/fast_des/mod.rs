@@ -9,8 +9,8 @@
 //! [`FastDes`] implements the same RustCrypto `cipher` traits as `des::Des` (`KeyInit`,
 //! `BlockSizeUser`, `BlockCipherEncrypt`, `BlockCipherDecrypt`), so it is used as
 //! `cbc::Encryptor<FastDes>` / `cbc::Decryptor<FastDes>`. CBC decryption hands it blocks in
-//! fours, which it runs interleaved so the four dependency chains overlap (measured about 1.2
-//! times as fast as pairs); CBC encryption of one chain is sequential by
+//! fours, which it runs interleaved so the four dependency chains overlap; CBC encryption of one
+//! chain is sequential by
 //! construction, so [`FastDes::cbc_encrypt_lanes`] runs several chains (chunks) side by side.
 //!
 //! The `des` crate stays the reference: the tests compare both on millions of random keys and
@@ -167,7 +167,7 @@ impl FastDes {
     /// side gives the CPU independent work to overlap, as CBC decryption's pairs do. Every chain
     /// is encrypted up to the shortest one's length in whole blocks; callers pass equal,
     /// block-aligned lengths (`des-cbc-md5`'s full chunks).
-    pub(crate) fn cbc_encrypt_lanes<const N: usize>(&self, ivs: [[u8; 8]; N], chains: [&mut [u8]; N]) {
+    pub fn cbc_encrypt_lanes<const N: usize>(&self, ivs: [[u8; 8]; N], chains: [&mut [u8]; N]) {
         let blocks = chains.iter().map(|c| c.len() / 8).min().unwrap_or(0);
         let mut prev = ivs.map(u64::from_ne_bytes);
         for b in 0..blocks {

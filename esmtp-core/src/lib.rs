@@ -46,6 +46,7 @@
 #![deny(missing_docs)]
 
 mod armor;
+mod chunk_jobs;
 mod error;
 mod framing;
 pub mod hash;
@@ -58,6 +59,7 @@ mod oneshot;
 mod open;
 mod parallel;
 mod passphrase;
+mod pipeline;
 mod random;
 mod recipient;
 mod seal;

@@ -3,11 +3,12 @@
 
 use std::fmt;
 use std::io::{self, Read};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use md5::{Digest, Md5};
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::chunk_jobs::{self, JOB_CHUNKS, OpenAhead};
 use crate::error::OpenError;
 use crate::framing::{self, Context, Signature, Transcript, check_suffix, read_prefix};
 use crate::header::Header;
@@ -18,12 +19,6 @@ use crate::recipient::Identity;
 use crate::suite::{CHUNK_SIZE, ChunkCipher, Suite, room};
 use crate::wipe::{wipe, wipe_zeroizing};
 use crate::x25519::X25519Recipient;
-
-/// Chunks opened together by a streaming reader with several threads, per thread (see the
-/// sealing side's constant of the same name).
-const CHUNKS_PER_THREAD: usize = 8;
-/// The most chunks a streaming reader holds (2 MiB of ciphertext and as much plaintext).
-const MAX_BATCH_CHUNKS: usize = 32;
 
 /// Opens envelopes with a set of identities (secret keys, passphrases, key slips).
 #[derive(Default)]
@@ -222,10 +217,11 @@ impl Opener {
             suite: header.suite,
             id: header.id,
             header_sha512: header.sha512(),
-            cipher,
+            cipher: Arc::new(cipher),
             index: 0,
             threads,
-            batch_chunks: if threads > 1 { (threads * CHUNKS_PER_THREAD).min(MAX_BATCH_CHUNKS) } else { 1 },
+            batch_chunks: if threads > 1 { JOB_CHUNKS } else { 1 },
+            ahead: None,
             wire: Vec::with_capacity(wire_len + 1),
             wire_len,
             plain: Zeroizing::new(Vec::with_capacity(CHUNK_SIZE + framing::MAX_PREFIX_LEN)),
@@ -303,12 +299,14 @@ pub struct OpenReader<R: Read> {
     suite: Suite,
     id: EnvelopeId,
     header_sha512: [u8; 64],
-    cipher: ChunkCipher,
+    cipher: Arc<ChunkCipher>,
     index: u64,
-    /// At most this many threads per batch of chunks.
+    /// At most this many threads open chunks.
     threads: usize,
-    /// Chunks read and opened together: 1 on one thread, else enough to keep the threads busy.
+    /// Chunks appended to `plain` at a time: 1 on one thread, else a pipeline job.
     batch_chunks: usize,
+    /// With several threads, after the first chunk: the chunks read ahead and being opened.
+    ahead: Option<OpenAhead>,
     wire: Vec<u8>,
     wire_len: usize,
     /// Authenticated chunk stream; `plain[released..]` is not handed out yet.
@@ -378,29 +376,79 @@ impl<R: Read> OpenReader<R> {
     /// arrives a line at a time).
     fn fill_wire(&mut self) -> io::Result<()> {
         let want = self.next_batch_chunks() * self.wire_len + 1;
-        let mut filled = self.wire.len();
-        if filled >= want {
-            return Ok(());
-        }
-        self.wire.resize(want, 0);
-        let result = loop {
-            if filled == want {
-                break Ok(());
-            }
-            match self.input.read(&mut self.wire[filled..]) {
-                Ok(0) => break Ok(()),
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(e),
-            }
-        };
-        self.wire.truncate(filled);
-        result
+        chunk_jobs::fill(&mut self.input, &mut self.wire, want)
     }
 
     /// Read, authenticate and decrypt the next batch of chunks (SPEC.md section 5.3), appending
     /// their plaintext to `plain` only once every chunk of the batch checked.
     fn next_batch(&mut self) -> Result<(), OpenError> {
+        let (chunks, last) = if self.index == 0 || self.threads <= 1 {
+            self.open_batch_here()?
+        } else {
+            self.open_batch_ahead()?
+        };
+        if self.index == 0 {
+            let context = Context {
+                id: self.id,
+                header_sha512: self.header_sha512,
+                required_signers: &self.required_signers,
+            };
+            let prefix = read_prefix(self.suite, &self.plain, &context)?;
+            self.hold_back = prefix.hold_back;
+            self.released = prefix.len;
+            self.hashed = prefix.len;
+            self.signature = prefix.signature;
+            self.transcript = prefix.transcript;
+        }
+        self.index += chunks as u64;
+        if last {
+            self.finish_stream()
+        } else {
+            let upto = self.plain.len() - self.hold_back;
+            self.hash_message(upto);
+            Ok(())
+        }
+    }
+
+    /// Make room in `plain` for `more` bytes without a reallocation, which would leave the old
+    /// bytes behind unwiped: grown by hand, at most to a batch and the held-back bytes.
+    fn reserve_plain(&mut self, more: usize) {
+        let needed = self.plain.len() + more;
+        if needed > self.plain.capacity() {
+            let mut grown =
+                Zeroizing::new(Vec::with_capacity(needed.max(self.batch_chunks * CHUNK_SIZE + 128)));
+            grown.extend_from_slice(&self.plain);
+            let mut old = std::mem::replace(&mut self.plain, grown);
+            wipe(&mut old);
+        }
+    }
+
+    /// The next job of the workers, its plaintext appended to `plain`; how many chunks it had
+    /// and whether it ended the envelope.
+    fn open_batch_ahead(&mut self) -> Result<(usize, bool), OpenError> {
+        let (cipher, threads, index) = (&self.cipher, self.threads, self.index);
+        let ahead = self.ahead.get_or_insert_with(|| {
+            // The look-ahead byte read after the first chunk is the next job's first.
+            OpenAhead::new(cipher, threads, index, std::mem::take(&mut self.wire))
+        });
+        let job = ahead.next(&mut self.input)?;
+        debug_assert_eq!(job.first_index, self.index);
+        if !job.opened {
+            ahead.recycle(job);
+            return Err(OpenError::DecryptionFailed);
+        }
+        let (chunks, last) = (job.wire.len().div_ceil(self.wire_len).max(1), job.last);
+        self.reserve_plain(job.plain.len());
+        self.plain.extend_from_slice(&job.plain);
+        if let Some(ahead) = &mut self.ahead {
+            ahead.recycle(job);
+        }
+        Ok((chunks, last))
+    }
+
+    /// Read the next batch and open it on this thread (with scoped helpers for a large batch);
+    /// how many chunks it had and whether it ended the envelope.
+    fn open_batch_here(&mut self) -> Result<(usize, bool), OpenError> {
         self.fill_wire()?;
         let batch_len = self.next_batch_chunks() * self.wire_len;
         let last = self.wire.len() <= batch_len;
@@ -413,17 +461,8 @@ impl<R: Read> OpenReader<R> {
         let final_wire = take - (chunks - 1) * self.wire_len;
         let final_room = room(final_wire, last);
         let start = self.plain.len();
-        let needed = start + (chunks - 1) * CHUNK_SIZE + final_room;
-        if needed > self.plain.capacity() {
-            // Grown by hand, as a reallocation would leave the old bytes behind unwiped; at most
-            // to a batch and the held-back bytes.
-            let mut grown =
-                Zeroizing::new(Vec::with_capacity(needed.max(self.batch_chunks * CHUNK_SIZE + 128)));
-            grown.extend_from_slice(&self.plain);
-            let mut old = std::mem::replace(&mut self.plain, grown);
-            wipe(&mut old);
-        }
-        self.plain.resize(needed, 0);
+        self.reserve_plain((chunks - 1) * CHUNK_SIZE + final_room);
+        self.plain.resize(start + (chunks - 1) * CHUNK_SIZE + final_room, 0);
         let (index, cipher, final_index) = (self.index, &self.cipher, self.index + chunks as u64 - 1);
         let mut outs = self.plain[start..].chunks_mut(CHUNK_SIZE);
         let mut jobs = Vec::with_capacity(chunks);
@@ -457,27 +496,7 @@ impl<R: Read> OpenReader<R> {
         self.plain[end..].zeroize();
         self.plain.truncate(end);
         self.wire.drain(..take);
-        if self.index == 0 {
-            let context = Context {
-                id: self.id,
-                header_sha512: self.header_sha512,
-                required_signers: &self.required_signers,
-            };
-            let prefix = read_prefix(self.suite, &self.plain, &context)?;
-            self.hold_back = prefix.hold_back;
-            self.released = prefix.len;
-            self.hashed = prefix.len;
-            self.signature = prefix.signature;
-            self.transcript = prefix.transcript;
-        }
-        self.index += chunks as u64;
-        if last {
-            self.finish_stream()
-        } else {
-            let upto = self.plain.len() - self.hold_back;
-            self.hash_message(upto);
-            Ok(())
-        }
+        Ok((chunks, last))
     }
 
     /// Feed `plain[hashed..upto]`, message bytes, to the MD5 and the transcript.
@@ -544,6 +563,8 @@ impl<R: Read> Read for OpenReader<R> {
             self.released = 0;
             self.hashed -= keep_from;
             if let Err(e) = self.next_batch() {
+                // The workers and what they read ahead go now, not when the reader is dropped.
+                self.ahead = None;
                 wipe(&mut self.plain);
                 self.state = State::Failed(Failure::of(&e));
                 return Err(e.into_io());

@@ -2,10 +2,12 @@
 
 use std::fmt;
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use md5::{Digest, Md5};
 use zeroize::Zeroizing;
 
+use crate::chunk_jobs::{self, JOB_CHUNKS, MAX_JOBS_IN_FLIGHT, SealJob};
 use crate::error::SealError;
 use crate::framing::{self, Transcript};
 use crate::header::Header;
@@ -13,6 +15,7 @@ use crate::key::EnvelopeId;
 use crate::keyslip::KeySlip;
 use crate::oneshot;
 use crate::parallel;
+use crate::pipeline::Pipeline;
 use crate::random::{OsRandom, RandomSource};
 use crate::recipient::Recipient;
 use crate::stanza::{self, Stanza};
@@ -170,8 +173,10 @@ impl Sealer {
 
     /// Start a streaming seal into `out`: the header is written now, the payload as data is
     /// written, the final chunk by [`SealWriter::finish`]. Memory stays bounded: one chunk of
-    /// plaintext and its ciphertext on one thread (four for `des-cbc-md5`); with several (see [`Sealer::threads`]), a batch
-    /// of up to 32 chunks (2 MiB) and its ciphertext.
+    /// plaintext and its ciphertext on one thread (four for `des-cbc-md5`). With several (see
+    /// [`Sealer::threads`]), once a message passes 256 KiB, worker threads seal the chunks
+    /// while the calling thread takes the next ones in: up to 36 chunks (2.25 MiB) and their
+    /// ciphertext are held, and the workers end with the writer.
     ///
     /// # Errors
     /// As [`Sealer::seal`], and [`SealError::Io`] when writing the header fails. A message that
@@ -195,18 +200,16 @@ impl Sealer {
         let Prepared { cipher, id, key_slip, header_sha512, .. } = prepared;
         let mut writer = SealWriter {
             out,
-            cipher,
+            cipher: Arc::new(cipher),
             suite: self.suite,
             message_limit: self.max_message_len(),
             index: 0,
             threads,
             // One thread still seals a few chunks at a time where the cipher runs them side by
             // side (des-cbc-md5: four, 256 KiB).
-            batch_chunks: if threads > 1 {
-                (threads * CHUNKS_PER_THREAD).min(MAX_BATCH_CHUNKS)
-            } else {
-                prepared_lanes
-            },
+            batch_chunks: if threads > 1 { JOB_CHUNKS } else { prepared_lanes },
+            ahead: None,
+            spare: Vec::new(),
             buffer: Zeroizing::new(Vec::with_capacity(CHUNK_SIZE)),
             wire: Vec::with_capacity(self.suite.wire_chunk_len()),
             md5: self.suite.carries_digest().then(Md5::new),
@@ -276,26 +279,25 @@ pub(crate) fn prefix(signer: Option<&X25519Identity>) -> Vec<u8> {
     }
 }
 
-/// Chunks sealed together by a streaming writer with several threads, per thread: enough work
-/// per batch (512 KiB) that starting the threads costs a few percent at most.
-const CHUNKS_PER_THREAD: usize = 8;
-/// The most chunks a streaming writer holds (2 MiB of plaintext and as much ciphertext).
-const MAX_BATCH_CHUNKS: usize = 32;
-
 /// Encrypts everything written to it; [`SealWriter::finish`] writes the final chunk.
 ///
 /// Dropping it without `finish` leaves a truncated envelope, which every reader rejects.
 pub struct SealWriter<W: Write> {
     out: W,
-    cipher: ChunkCipher,
+    cipher: Arc<ChunkCipher>,
     suite: Suite,
     /// [`Sealer::max_message_len`], reported when the chunk limit is hit.
     message_limit: Option<u64>,
     index: u64,
-    /// At most this many threads per batch of chunks.
+    /// At most this many threads seal chunks.
     threads: usize,
-    /// Chunks sealed together: 1 on one thread, else enough to keep the threads busy.
+    /// Chunks sealed together: the cipher's lanes on one thread, else a pipeline job.
     batch_chunks: usize,
+    /// With several threads, once the message is long enough: full chunks being sealed by
+    /// workers, written out in order.
+    ahead: Option<Pipeline<SealJob, SealJob>>,
+    /// Jobs back from the workers, their buffers empty and ready for reuse.
+    spare: Vec<SealJob>,
     /// Chunk stream bytes of the chunks being filled (at most `batch_chunks` chunks); zeroized
     /// when dropped.
     buffer: Zeroizing<Vec<u8>>,
@@ -344,6 +346,10 @@ impl<W: Write> SealWriter<W> {
         {
             return Err(SealError::MessageTooLarge { suite: self.suite.name(), limit }.into_io());
         }
+        if !last && self.threads > 1 {
+            return self.submit(chunks);
+        }
+        self.write_sealed_ahead()?;
         let full = (chunks - 1) * CHUNK_SIZE;
         self.wire.clear();
         self.wire.resize(
@@ -382,6 +388,38 @@ impl<W: Write> SealWriter<W> {
         wipe(&mut self.buffer);
         self.index += chunks as u64;
         self.out.write_all(&self.wire)
+    }
+
+    /// Hand the buffered full chunks to the workers (starting them the first time), and write
+    /// out whatever they have finished, in order.
+    fn submit(&mut self, chunks: usize) -> io::Result<()> {
+        let (threads, suite) = (self.threads, self.suite);
+        let ahead = self.ahead.get_or_insert_with(|| chunk_jobs::seal_pipeline(&self.cipher, threads));
+        if ahead.in_flight() >= MAX_JOBS_IN_FLIGHT
+            && let Some(job) = ahead.next()
+        {
+            write_job(&mut self.out, &mut self.spare, job)?;
+        }
+        let mut job = self.spare.pop().unwrap_or_else(|| SealJob::with_capacity(suite));
+        job.first_index = self.index;
+        // The job takes the filled buffer and leaves its own, empty one for the next chunks.
+        std::mem::swap(&mut job.plain, &mut *self.buffer);
+        ahead.submit(job, false);
+        self.index += chunks as u64;
+        while let Some(job) = ahead.try_next() {
+            write_job(&mut self.out, &mut self.spare, job)?;
+        }
+        Ok(())
+    }
+
+    /// Wait for the chunks the workers hold and write them, in order.
+    fn write_sealed_ahead(&mut self) -> io::Result<()> {
+        if let Some(ahead) = &mut self.ahead {
+            while let Some(job) = ahead.next() {
+                write_job(&mut self.out, &mut self.spare, job)?;
+            }
+        }
+        Ok(())
     }
 
     /// Add bytes to the chunk stream (and to the signed transcript), emitting full chunks only
@@ -440,7 +478,17 @@ impl<W: Write> Write for SealWriter<W> {
         Ok(data.len())
     }
 
+    /// Writes out every chunk sealed so far and flushes the inner writer. The chunks still
+    /// being filled stay: a chunk is sealed only once it is full and more data follows.
     fn flush(&mut self) -> io::Result<()> {
+        self.write_sealed_ahead()?;
         self.out.flush()
     }
+}
+
+/// Write a job's sealed chunks and keep its buffers for a later job.
+fn write_job<W: Write>(out: &mut W, spare: &mut Vec<SealJob>, job: SealJob) -> io::Result<()> {
+    out.write_all(&job.wire)?;
+    spare.push(job);
+    Ok(())
 }

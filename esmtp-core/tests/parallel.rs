@@ -21,10 +21,14 @@ fn rng(seed: u64) -> SeededRandom<ChaCha20Rng> {
 /// boundaries, for prefixes of 1 and 65 bytes and suffixes of 0 to 80; and multi-chunk ones.
 fn lengths() -> Vec<usize> {
     let mut lengths = vec![0, 1, 1000];
-    for chunks in [1, 2, 10] {
+    for chunks in [1, 2, 5, 9, 10] {
         for delta in [-146i64, -145, -120, -81, -80, -66, -65, -64, -17, -1, 0, 1, 7] {
             lengths.push((chunks as i64 * C as i64 + delta) as usize);
         }
+    }
+    // Past the streaming paths' jobs in flight (8 jobs of 4 chunks after the first chunk).
+    for delta in [-65i64, -1, 7] {
+        lengths.push((33 * C as i64 + delta) as usize);
     }
     lengths.push(17 * C + 12345);
     lengths
@@ -101,6 +105,110 @@ fn same_bytes_on_any_thread_count_one_call_and_streaming() {
                 }
             }
         }
+    }
+}
+
+/// Yields `data`, then fails with `error` instead of ending.
+struct FailingAfter<'a> {
+    data: &'a [u8],
+    error: std::io::ErrorKind,
+}
+
+impl Read for FailingAfter<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.data.is_empty() {
+            return Err(self.error.into());
+        }
+        let n = buf.len().min(self.data.len()).min(1000);
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+/// A read error in the middle of the envelope is reported after the chunks read before it were
+/// released (all of them on one thread; with several, all but the batch the error cut), however
+/// far the reader had read ahead, and every read after it fails too.
+#[test]
+fn a_read_error_comes_after_the_chunks_before_it() {
+    for suite in Suite::ALL {
+        let message = common::pattern(40 * C, 9);
+        let sealed = Sealer::new().suite(suite).key_slip().seal(&message).unwrap();
+        let slip = sealed.key_slip.unwrap();
+        // Inside chunk 30 or so.
+        let cut = sealed.envelope.len() * 30 / 41 + 77;
+        let released = |threads: usize| {
+            let input =
+                FailingAfter { data: &sealed.envelope[..cut], error: std::io::ErrorKind::ConnectionReset };
+            let opener = Opener::new().identity(slip.clone()).threads(threads);
+            let mut reader = opener.open_reader(input).unwrap();
+            let mut out = Vec::new();
+            let err = reader.read_to_end(&mut out).unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{suite}, {threads} threads");
+            assert!(matches!(OpenError::from_io(err), OpenError::Io(_)));
+            assert!(out[..] == message[..out.len()], "{suite}, {threads} threads");
+            assert!(reader.read(&mut [0u8; 10]).is_err(), "{suite}, {threads} threads: fails again");
+            out.len()
+        };
+        let one_thread = released(1);
+        assert!(one_thread >= 28 * C, "{suite}: {one_thread}");
+        for threads in [2, 4] {
+            let n = released(threads);
+            assert!(n <= one_thread && n + 4 * C >= one_thread, "{suite}, {threads} threads: {n}");
+        }
+    }
+}
+
+/// A writer's output, shared with the test.
+#[derive(Clone, Default)]
+struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `flush` writes out every chunk the writer has sealed: all but the chunks still being filled
+/// (at most a batch of four, and the partial one).
+#[test]
+fn flush_writes_every_sealed_chunk() {
+    for suite in Suite::ALL {
+        let wire_chunk = if suite == Suite::LegacyDesCbcMd5 { C + 8 + 16 } else { C + 16 };
+        for threads in [1, 2, 4] {
+            let sealer = Sealer::new().suite(suite).key_slip().threads(threads);
+            let out = Shared::default();
+            let mut writer = sealer.seal_writer(out.clone()).unwrap();
+            writer.write_all(&common::pattern(30 * C + 5, 1)).unwrap();
+            writer.flush().unwrap();
+            let flushed = out.0.borrow().len();
+            writer.finish().unwrap();
+            let whole = out.0.borrow().len();
+            assert!(whole - flushed <= 5 * wire_chunk, "{suite}, {threads} threads: {flushed} of {whole}");
+        }
+    }
+}
+
+/// A writer or reader dropped mid-stream, with chunks in flight, ends its workers and returns.
+#[test]
+fn dropping_a_stream_midway_returns() {
+    for suite in Suite::ALL {
+        let message = common::pattern(20 * C, 4);
+        let sealer = Sealer::new().suite(suite).key_slip().threads(4);
+        let mut writer = sealer.seal_writer(Vec::new()).unwrap();
+        writer.write_all(&message).unwrap();
+        drop(writer);
+        let sealed = sealer.seal(&message).unwrap();
+        let opener = Opener::new().identity(sealed.key_slip.unwrap()).threads(4);
+        let mut reader = opener.open_reader(&sealed.envelope[..]).unwrap();
+        let mut some = vec![0u8; 3 * C];
+        reader.read_exact(&mut some).unwrap();
+        assert!(some == message[..3 * C]);
+        drop(reader);
     }
 }
 

@@ -165,6 +165,14 @@ impl ChunkCipher {
         }
     }
 
+    /// The suite this cipher belongs to.
+    pub(crate) fn suite(&self) -> Suite {
+        match self {
+            ChunkCipher::ChaCha(_) => Suite::ChaCha20Poly1305,
+            ChunkCipher::Des(_) => Suite::LegacyDesCbcMd5,
+        }
+    }
+
     /// Seal chunk `index` into `out`, which holds exactly [`Suite::wire_len`] of the plaintext.
     pub(crate) fn seal_chunk_into(&self, index: u64, last: bool, plaintext: &[u8], out: &mut [u8]) {
         match self {

@@ -1,0 +1,229 @@
+//! The jobs a streaming writer and reader hand to their [`Pipeline`]: a few consecutive chunks
+//! each, with buffers that go back and forth between the calling thread and the workers and are
+//! reused, so a long stream allocates a bounded number of them once.
+
+use std::io::{self, Read};
+use std::sync::Arc;
+
+use crate::error::OpenError;
+use crate::pipeline::Pipeline;
+use crate::suite::{CHUNK_SIZE, ChunkCipher, FullChunk, Suite, room};
+use crate::wipe::wipe;
+
+/// Chunks per job: four (256 KiB), what `des-cbc-md5` seals side by side, and enough
+/// chacha20-poly1305 work (about 0.15 ms) that handing a job over costs little.
+pub(crate) const JOB_CHUNKS: usize = 4;
+
+/// Jobs out at once, at most: with [`JOB_CHUNKS`], 32 chunks (2 MiB) and their other side.
+pub(crate) const MAX_JOBS_IN_FLIGHT: usize = 8;
+
+/// Full, non-final chunks to seal: `plain` holds [`JOB_CHUNKS`] or fewer whole chunks.
+pub(crate) struct SealJob {
+    pub(crate) first_index: u64,
+    pub(crate) plain: Vec<u8>,
+    pub(crate) wire: Vec<u8>,
+}
+
+impl SealJob {
+    /// An empty job whose buffers hold a whole job without growing.
+    pub(crate) fn with_capacity(suite: Suite) -> Self {
+        SealJob {
+            first_index: 0,
+            plain: Vec::with_capacity(JOB_CHUNKS * CHUNK_SIZE),
+            wire: Vec::with_capacity(JOB_CHUNKS * suite.wire_chunk_len()),
+        }
+    }
+
+    /// Seal `plain` into `wire` and wipe `plain` (its capacity stays, for the next job).
+    fn seal(mut self, cipher: &ChunkCipher) -> Self {
+        let wire_chunk_len = cipher.suite().wire_chunk_len();
+        self.wire.clear();
+        self.wire.resize(self.plain.len() / CHUNK_SIZE * wire_chunk_len, 0);
+        let mut chunks: Vec<FullChunk<'_>> = (self.first_index..)
+            .zip(self.plain.chunks_exact(CHUNK_SIZE).zip(self.wire.chunks_exact_mut(wire_chunk_len)))
+            .map(|(i, (plain, out))| (i, plain, out))
+            .collect();
+        cipher.seal_full_chunks(&mut chunks);
+        drop(chunks);
+        wipe(&mut self.plain);
+        self
+    }
+}
+
+impl Drop for SealJob {
+    fn drop(&mut self) {
+        // In bulk: a job dropped in flight (the writer dropped mid-stream) still holds plaintext.
+        wipe(&mut self.plain);
+    }
+}
+
+/// The sealing pipeline of one stream.
+pub(crate) fn seal_pipeline(cipher: &Arc<ChunkCipher>, threads: usize) -> Pipeline<SealJob, SealJob> {
+    let cipher = Arc::clone(cipher);
+    Pipeline::new(threads, move |job: SealJob| job.seal(&cipher))
+}
+
+/// Consecutive wire chunks to open; `last`: the final chunk of the envelope is the last of them.
+pub(crate) struct OpenJob {
+    pub(crate) first_index: u64,
+    pub(crate) last: bool,
+    pub(crate) wire: Vec<u8>,
+    /// The chunks' plaintext, once opened; empty if any of them failed.
+    pub(crate) plain: Vec<u8>,
+    pub(crate) opened: bool,
+}
+
+impl OpenJob {
+    /// An empty job whose buffers hold a whole job without growing.
+    pub(crate) fn with_capacity(suite: Suite) -> Self {
+        OpenJob {
+            first_index: 0,
+            last: false,
+            wire: Vec::with_capacity(JOB_CHUNKS * suite.wire_chunk_len() + 1),
+            plain: Vec::with_capacity(JOB_CHUNKS * CHUNK_SIZE),
+            opened: false,
+        }
+    }
+
+    /// Authenticate and decrypt every chunk of `wire` into `plain`: all of them, or none (SPEC.md
+    /// section 5.3; a chunk that fails leaves no plaintext of the job behind).
+    fn open(mut self, cipher: &ChunkCipher) -> Self {
+        let wire_chunk_len = cipher.suite().wire_chunk_len();
+        let pieces = self.wire.chunks(wire_chunk_len).count().max(1);
+        let final_wire = self.wire.len() - (pieces - 1) * wire_chunk_len;
+        wipe(&mut self.plain);
+        self.plain.resize((pieces - 1) * CHUNK_SIZE + room(final_wire, self.last), 0);
+        let mut end = 0;
+        self.opened = true;
+        for (n, wire) in self.wire.chunks(wire_chunk_len).enumerate() {
+            let last = self.last && n == pieces - 1;
+            let at = n * CHUNK_SIZE;
+            let upto = (at + CHUNK_SIZE).min(self.plain.len());
+            let out = &mut self.plain[at..upto];
+            match cipher.open_chunk_into(self.first_index + n as u64, last, wire, out) {
+                Ok(len) => end = n * CHUNK_SIZE + len,
+                Err(_) => {
+                    self.opened = false;
+                    break;
+                }
+            }
+        }
+        if self.opened {
+            self.plain[end..].fill(0);
+            self.plain.truncate(end);
+        } else {
+            wipe(&mut self.plain);
+        }
+        self
+    }
+}
+
+impl Drop for OpenJob {
+    fn drop(&mut self) {
+        // In bulk: a job dropped in flight (the reader dropped mid-stream) holds plaintext.
+        wipe(&mut self.plain);
+    }
+}
+
+/// A streaming reader's chunks after the first: read ahead of the caller, in jobs, and opened by
+/// workers while the caller hashes and hands out the plaintext of the jobs before.
+pub(crate) struct OpenAhead {
+    pipeline: Pipeline<OpenJob, OpenJob>,
+    suite: Suite,
+    spare: Vec<OpenJob>,
+    /// Read past the last job submitted: the look-ahead byte that told it was not the final one.
+    carry: Vec<u8>,
+    next_index: u64,
+    /// The final chunk was read.
+    input_done: bool,
+    /// Why reading ahead stopped early (a read error, too many chunks): reported once the jobs
+    /// read before it are taken, so the caller sees the same order of events as reading one
+    /// batch after another.
+    stopped: Option<OpenError>,
+}
+
+impl OpenAhead {
+    /// Read ahead from chunk `next_index` on, `carry` being the input bytes read already.
+    pub(crate) fn new(cipher: &Arc<ChunkCipher>, threads: usize, next_index: u64, carry: Vec<u8>) -> Self {
+        let worker_cipher = Arc::clone(cipher);
+        OpenAhead {
+            pipeline: Pipeline::new(threads, move |job: OpenJob| job.open(&worker_cipher)),
+            suite: cipher.suite(),
+            spare: Vec::new(),
+            carry,
+            next_index,
+            input_done: false,
+            stopped: None,
+        }
+    }
+
+    /// The next job, opened or failed (see [`OpenJob::opened`]), in order.
+    pub(crate) fn next(&mut self, input: &mut dyn Read) -> Result<OpenJob, OpenError> {
+        self.read_ahead(input);
+        match self.pipeline.next() {
+            Some(job) => Ok(job),
+            // Never asked for after the final job; a stop is reported once.
+            None => Err(self.stopped.take().unwrap_or(OpenError::DecryptionFailed)),
+        }
+    }
+
+    /// Give a taken job's buffers back for a later job.
+    pub(crate) fn recycle(&mut self, mut job: OpenJob) {
+        wipe(&mut job.plain);
+        self.spare.push(job);
+    }
+
+    /// Read and submit jobs until [`MAX_JOBS_IN_FLIGHT`] are out or the input ends.
+    fn read_ahead(&mut self, input: &mut dyn Read) {
+        let wire_chunk_len = self.suite.wire_chunk_len();
+        let want = JOB_CHUNKS * wire_chunk_len + 1;
+        while self.pipeline.in_flight() < MAX_JOBS_IN_FLIGHT && !self.input_done && self.stopped.is_none() {
+            let mut job = self.spare.pop().unwrap_or_else(|| OpenJob::with_capacity(self.suite));
+            job.wire.clear();
+            job.wire.append(&mut self.carry);
+            if let Err(e) = fill(input, &mut job.wire, want) {
+                self.stopped = Some(OpenError::Io(e));
+                self.spare.push(job);
+                return;
+            }
+            // One byte past the job's chunks tells that the last of them is not the final one.
+            let last = job.wire.len() < want;
+            if !last {
+                self.carry.extend(job.wire.pop());
+            }
+            let chunks = job.wire.len().div_ceil(wire_chunk_len).max(1) as u64;
+            if self.suite.max_chunks().is_some_and(|max| self.next_index + chunks > max) {
+                self.stopped = Some(OpenError::DecryptionFailed);
+                self.spare.push(job);
+                return;
+            }
+            (job.first_index, job.last) = (self.next_index, last);
+            self.next_index += chunks;
+            self.input_done = last;
+            // A short stream's only job is opened on the calling thread.
+            self.pipeline.submit(job, last);
+        }
+    }
+}
+
+/// Read from `input` until `buf` holds `want` bytes or the input ends.
+pub(crate) fn fill(input: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> io::Result<()> {
+    let mut filled = buf.len();
+    if filled >= want {
+        return Ok(());
+    }
+    buf.resize(want, 0);
+    let result = loop {
+        if filled == want {
+            break Ok(());
+        }
+        match input.read(&mut buf[filled..]) {
+            Ok(0) => break Ok(()),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
+        }
+    };
+    buf.truncate(filled);
+    result
+}

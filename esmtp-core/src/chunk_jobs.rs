@@ -6,6 +6,7 @@ use std::io::{self, Read};
 use std::sync::Arc;
 
 use crate::error::OpenError;
+use crate::framing::{DIGEST_LEN, SIGNATURE_LEN};
 use crate::pipeline::Pipeline;
 use crate::suite::{CHUNK_SIZE, ChunkCipher, FullChunk, Suite, room};
 use crate::wipe::wipe;
@@ -37,8 +38,12 @@ impl SealJob {
     /// Seal `plain` into `wire` and wipe `plain` (its capacity stays, for the next job).
     fn seal(mut self, cipher: &ChunkCipher) -> Self {
         let wire_chunk_len = cipher.suite().wire_chunk_len();
-        self.wire.clear();
-        self.wire.resize(self.plain.len() / CHUNK_SIZE * wire_chunk_len, 0);
+        let wire_len = self.plain.len() / CHUNK_SIZE * wire_chunk_len;
+        if self.wire.len() != wire_len {
+            // Zeroed only when the size changes: sealing overwrites every byte.
+            self.wire.clear();
+            self.wire.resize(wire_len, 0);
+        }
         let mut chunks: Vec<FullChunk<'_>> = (self.first_index..)
             .zip(self.plain.chunks_exact(CHUNK_SIZE).zip(self.wire.chunks_exact_mut(wire_chunk_len)))
             .map(|(i, (plain, out))| (i, plain, out))
@@ -63,12 +68,20 @@ pub(crate) fn seal_pipeline(cipher: &Arc<ChunkCipher>, threads: usize) -> Pipeli
     Pipeline::new(threads, move |job: SealJob| job.seal(&cipher))
 }
 
+/// Room left at the front of an opened job's plaintext for the bytes a reader holds back from
+/// the job before (the longest suffix: a digest and a signature), so that the job's buffer can
+/// become the reader's without copying the chunks.
+pub(crate) const HEADROOM: usize = DIGEST_LEN + SIGNATURE_LEN;
+
 /// Consecutive wire chunks to open; `last`: the final chunk of the envelope is the last of them.
 pub(crate) struct OpenJob {
     pub(crate) first_index: u64,
     pub(crate) last: bool,
-    pub(crate) wire: Vec<u8>,
-    /// The chunks' plaintext, once opened; empty if any of them failed.
+    /// `wire[..wire_len]` are the chunks; the buffer keeps its length (it is zeroed only when
+    /// allocated, and read into in place).
+    wire: Vec<u8>,
+    wire_len: usize,
+    /// Once opened, [`HEADROOM`] zero bytes and the chunks' plaintext; empty if any failed.
     pub(crate) plain: Vec<u8>,
     pub(crate) opened: bool,
 }
@@ -79,29 +92,38 @@ impl OpenJob {
         OpenJob {
             first_index: 0,
             last: false,
-            wire: Vec::with_capacity(JOB_CHUNKS * suite.wire_chunk_len() + 1),
-            plain: Vec::with_capacity(JOB_CHUNKS * CHUNK_SIZE),
+            wire: vec![0; JOB_CHUNKS * suite.wire_chunk_len() + 1],
+            wire_len: 0,
+            plain: Vec::with_capacity(HEADROOM + JOB_CHUNKS * CHUNK_SIZE),
             opened: false,
         }
+    }
+
+    /// The job's wire chunks.
+    pub(crate) fn wire(&self) -> &[u8] {
+        &self.wire[..self.wire_len]
     }
 
     /// Authenticate and decrypt every chunk of `wire` into `plain`: all of them, or none (SPEC.md
     /// section 5.3; a chunk that fails leaves no plaintext of the job behind).
     fn open(mut self, cipher: &ChunkCipher) -> Self {
         let wire_chunk_len = cipher.suite().wire_chunk_len();
-        let pieces = self.wire.chunks(wire_chunk_len).count().max(1);
-        let final_wire = self.wire.len() - (pieces - 1) * wire_chunk_len;
+        let wire = &self.wire[..self.wire_len];
+        let pieces = wire.chunks(wire_chunk_len).count().max(1);
+        let final_wire = wire.len() - (pieces - 1) * wire_chunk_len;
+        // The buffer comes back from the reader with plaintext it released: wiped here, on a
+        // worker, rather than on the thread that hands out the plaintext.
         wipe(&mut self.plain);
-        self.plain.resize((pieces - 1) * CHUNK_SIZE + room(final_wire, self.last), 0);
-        let mut end = 0;
+        self.plain.resize(HEADROOM + (pieces - 1) * CHUNK_SIZE + room(final_wire, self.last), 0);
+        let mut end = HEADROOM;
         self.opened = true;
-        for (n, wire) in self.wire.chunks(wire_chunk_len).enumerate() {
+        for (n, wire) in wire.chunks(wire_chunk_len).enumerate() {
             let last = self.last && n == pieces - 1;
-            let at = n * CHUNK_SIZE;
+            let at = HEADROOM + n * CHUNK_SIZE;
             let upto = (at + CHUNK_SIZE).min(self.plain.len());
             let out = &mut self.plain[at..upto];
             match cipher.open_chunk_into(self.first_index + n as u64, last, wire, out) {
-                Ok(len) => end = n * CHUNK_SIZE + len,
+                Ok(len) => end = at + len,
                 Err(_) => {
                     self.opened = false;
                     break;
@@ -167,9 +189,9 @@ impl OpenAhead {
         }
     }
 
-    /// Give a taken job's buffers back for a later job.
-    pub(crate) fn recycle(&mut self, mut job: OpenJob) {
-        wipe(&mut job.plain);
+    /// Give a taken job's buffers back for a later job; its `plain` may hold plaintext, which
+    /// the job wipes before it is opened into again (or when dropped).
+    pub(crate) fn recycle(&mut self, job: OpenJob) {
         self.spare.push(job);
     }
 
@@ -179,19 +201,24 @@ impl OpenAhead {
         let want = JOB_CHUNKS * wire_chunk_len + 1;
         while self.pipeline.in_flight() < MAX_JOBS_IN_FLIGHT && !self.input_done && self.stopped.is_none() {
             let mut job = self.spare.pop().unwrap_or_else(|| OpenJob::with_capacity(self.suite));
-            job.wire.clear();
-            job.wire.append(&mut self.carry);
-            if let Err(e) = fill(input, &mut job.wire, want) {
-                self.stopped = Some(OpenError::Io(e));
-                self.spare.push(job);
-                return;
-            }
+            let carried = self.carry.len().min(want);
+            job.wire[..carried].copy_from_slice(&self.carry[..carried]);
+            self.carry.clear();
+            let filled = match fill_slice(input, &mut job.wire, carried) {
+                Ok(filled) => filled,
+                Err(e) => {
+                    self.stopped = Some(OpenError::Io(e));
+                    self.spare.push(job);
+                    return;
+                }
+            };
             // One byte past the job's chunks tells that the last of them is not the final one.
-            let last = job.wire.len() < want;
+            let last = filled < want;
+            job.wire_len = if last { filled } else { want - 1 };
             if !last {
-                self.carry.extend(job.wire.pop());
+                self.carry.push(job.wire[want - 1]);
             }
-            let chunks = job.wire.len().div_ceil(wire_chunk_len).max(1) as u64;
+            let chunks = job.wire_len.div_ceil(wire_chunk_len).max(1) as u64;
             if self.suite.max_chunks().is_some_and(|max| self.next_index + chunks > max) {
                 self.stopped = Some(OpenError::DecryptionFailed);
                 self.spare.push(job);
@@ -208,22 +235,26 @@ impl OpenAhead {
 
 /// Read from `input` until `buf` holds `want` bytes or the input ends.
 pub(crate) fn fill(input: &mut dyn Read, buf: &mut Vec<u8>, want: usize) -> io::Result<()> {
-    let mut filled = buf.len();
+    let filled = buf.len();
     if filled >= want {
         return Ok(());
     }
     buf.resize(want, 0);
-    let result = loop {
-        if filled == want {
-            break Ok(());
-        }
+    let result = fill_slice(input, buf, filled);
+    buf.truncate(*result.as_ref().unwrap_or(&filled));
+    result.map(drop)
+}
+
+/// Read from `input` into `buf[filled..]` until it is full or the input ends; the bytes now in
+/// `buf`. Whole reads go to the input at once (a buffered reader passes them through).
+fn fill_slice(input: &mut dyn Read, buf: &mut [u8], mut filled: usize) -> io::Result<usize> {
+    while filled < buf.len() {
         match input.read(&mut buf[filled..]) {
-            Ok(0) => break Ok(()),
+            Ok(0) => break,
             Ok(n) => filled += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => break Err(e),
+            Err(e) => return Err(e),
         }
-    };
-    buf.truncate(filled);
-    result
+    }
+    Ok(filled)
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use md5::{Digest, Md5};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::chunk_jobs::{self, JOB_CHUNKS, OpenAhead};
+use crate::chunk_jobs::{self, HEADROOM, JOB_CHUNKS, OpenAhead};
 use crate::error::OpenError;
 use crate::framing::{self, Context, Signature, Transcript, check_suffix, read_prefix};
 use crate::header::Header;
@@ -423,26 +423,30 @@ impl<R: Read> OpenReader<R> {
         }
     }
 
-    /// The next job of the workers, its plaintext appended to `plain`; how many chunks it had
-    /// and whether it ended the envelope.
+    /// The next job of the workers, its buffer now `plain` (after the bytes held back from the
+    /// batch before); how many chunks it had and whether it ended the envelope.
     fn open_batch_ahead(&mut self) -> Result<(usize, bool), OpenError> {
         let (cipher, threads, index) = (&self.cipher, self.threads, self.index);
         let ahead = self.ahead.get_or_insert_with(|| {
             // The look-ahead byte read after the first chunk is the next job's first.
             OpenAhead::new(cipher, threads, index, std::mem::take(&mut self.wire))
         });
-        let job = ahead.next(&mut self.input)?;
+        let mut job = ahead.next(&mut self.input)?;
         debug_assert_eq!(job.first_index, self.index);
+        let (chunks, last) = (job.wire().len().div_ceil(self.wire_len).max(1), job.last);
+        // Everything before was released (see `read`): only the held-back bytes are left, and
+        // they go in front of the job's plaintext, in the room the job left for them.
+        debug_assert!(self.plain.len() == self.hold_back && self.released == 0 && self.hashed == 0);
+        debug_assert!(self.hold_back <= HEADROOM, "the longest suffix fits");
         if !job.opened {
             ahead.recycle(job);
             return Err(OpenError::DecryptionFailed);
         }
-        let (chunks, last) = (job.wire.len().div_ceil(self.wire_len).max(1), job.last);
-        self.reserve_plain(job.plain.len());
-        self.plain.extend_from_slice(&job.plain);
-        if let Some(ahead) = &mut self.ahead {
-            ahead.recycle(job);
-        }
+        let start = HEADROOM - self.hold_back;
+        job.plain[start..HEADROOM].copy_from_slice(&self.plain);
+        std::mem::swap(&mut job.plain, &mut *self.plain);
+        (self.released, self.hashed) = (start, start);
+        ahead.recycle(job);
         Ok((chunks, last))
     }
 

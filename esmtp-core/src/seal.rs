@@ -328,8 +328,11 @@ impl<W: Write> SealWriter<W> {
     }
 
     /// The writer the envelope goes to. Bytes written to it directly land between the
-    /// envelope's own: only for a caller that frames the envelope (the streaming mail packager).
+    /// envelope's own: only for a caller that frames the envelope (the streaming mail packager),
+    /// and only before the first payload write, while no sealed chunk can be waiting in the
+    /// workers to be written.
     pub(crate) fn get_mut(&mut self) -> &mut W {
+        debug_assert!(self.ahead.is_none(), "chunks may be in flight");
         &mut self.out
     }
 

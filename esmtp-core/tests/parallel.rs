@@ -267,3 +267,41 @@ fn tampering_fails_on_any_thread_count() {
         }
     }
 }
+
+/// Random damage (a flipped bit, a cut, bytes added at the end) anywhere in a many-chunk
+/// envelope: the streaming reader on several threads gives the verdict it gives on one, never
+/// panics, and what it released before failing is the start of the message.
+#[test]
+fn random_damage_gets_the_same_verdict_on_any_thread_count() {
+    use rand_chacha::rand_core::Rng;
+    let mut rng = ChaCha20Rng::seed_from_u64(0x5eed);
+    for suite in Suite::ALL {
+        let message = common::pattern(23 * C + 4321, 5);
+        let sealed = Sealer::new().suite(suite).key_slip().seal(&message).unwrap();
+        let slip = sealed.key_slip.unwrap();
+        for round in 0..24 {
+            let mut bad = sealed.envelope.clone();
+            let at = rng.next_u64() as usize % bad.len();
+            match round % 3 {
+                0 => bad[at] ^= 1 << (rng.next_u32() % 8),
+                1 => bad.truncate(at),
+                _ => bad.extend_from_slice(&[0u8, 1, 2][..1 + at % 3]),
+            }
+            let verdict = |threads: usize| {
+                let opener = Opener::new().identity(slip.clone()).threads(threads);
+                let mut reader = match opener.open_reader(&bad[..]) {
+                    Ok(reader) => reader,
+                    Err(e) => return Err(format!("{e:?}")),
+                };
+                let mut out = Vec::new();
+                let result = reader.read_to_end(&mut out).map_err(|e| format!("{:?}", OpenError::from_io(e)));
+                assert!(out[..] == message[..out.len()], "{suite}, round {round}, {threads} threads");
+                result.map(|_| out.len())
+            };
+            let one = verdict(1);
+            for threads in [2, 3] {
+                assert_eq!(verdict(threads), one, "{suite}, round {round} (at {at}), {threads} threads");
+            }
+        }
+    }
+}

@@ -7,6 +7,11 @@
 //! when a stream proves long enough, and take jobs (a few chunks each) while the calling thread
 //! fills the next job and hands on finished ones, strictly in the order they were submitted.
 //!
+//! The calling thread counts as one of the threads: there is one worker fewer, and a caller that
+//! would wait for a job takes a queued one and does it itself. So the stream's threads never
+//! outnumber the threads asked for, and a core does not sit idle while the caller, woken late by
+//! a scheduler whose cores the workers hold, gets round to handing out work.
+//!
 //! Memory stays bounded by the caller: [`Pipeline::in_flight`] says how many jobs are out, and
 //! the caller takes a finished one before submitting past its limit. Dropping a pipeline ends its
 //! workers after the job each is on; a job's buffers are the caller's to wipe (they are
@@ -28,6 +33,8 @@ pub(crate) struct Pipeline<J, O> {
     /// Up to this many workers, started at the first job that may not run inline.
     max_workers: usize,
     jobs: Option<Sender<(u64, J)>>,
+    /// The workers' end of `jobs`, from which a waiting caller takes jobs too.
+    queue: Option<Arc<Mutex<Receiver<(u64, J)>>>>,
     done: Option<Receiver<Done<O>>>,
     workers: Vec<JoinHandle<()>>,
     submitted: u64,
@@ -43,6 +50,7 @@ impl<J: Send + 'static, O: Send + 'static> Pipeline<J, O> {
             work: Arc::new(work),
             max_workers,
             jobs: None,
+            queue: None,
             done: None,
             workers: Vec::new(),
             submitted: 0,
@@ -85,14 +93,19 @@ impl<J: Send + 'static, O: Send + 'static> Pipeline<J, O> {
         self.take_arrived()
     }
 
-    /// The next job in order, waiting for it; `None` when nothing is in flight.
+    /// The next job in order, doing queued jobs meanwhile; `None` when nothing is in flight.
     pub(crate) fn next(&mut self) -> Option<O> {
         if self.in_flight() == 0 {
             return None;
         }
         loop {
-            if let Some(output) = self.take_arrived() {
+            if let Some(output) = self.try_next() {
                 return Some(output);
+            }
+            if let Some((seq, job)) = self.queued() {
+                let output = (self.work)(job);
+                self.arrived.insert(seq, output);
+                continue;
             }
             let finished = self.done.as_ref().map(Receiver::recv);
             match finished {
@@ -102,6 +115,13 @@ impl<J: Send + 'static, O: Send + 'static> Pipeline<J, O> {
                 _ => return None,
             }
         }
+    }
+
+    /// A job no worker has taken yet. (A worker waiting for jobs holds the lock, but then the
+    /// queue is empty.)
+    fn queued(&self) -> Option<(u64, J)> {
+        let queue = self.queue.as_ref()?.try_lock().ok()?;
+        queue.try_recv().ok()
     }
 
     fn take_arrived(&mut self) -> Option<O> {
@@ -119,7 +139,9 @@ impl<J: Send + 'static, O: Send + 'static> Pipeline<J, O> {
         let (job_tx, job_rx) = mpsc::channel::<(u64, J)>();
         let (done_tx, done_rx) = mpsc::channel::<Done<O>>();
         let job_rx = Arc::new(Mutex::new(job_rx));
-        for _ in 0..self.max_workers.max(1) {
+        // The calling thread is one of the threads (it works while it waits), unless only one
+        // was asked for: then a worker does the jobs and the caller fills them.
+        for _ in 0..self.max_workers.saturating_sub(1).max(1) {
             let (job_rx, done_tx, work) = (Arc::clone(&job_rx), done_tx.clone(), Arc::clone(&self.work));
             let worker = thread::Builder::new().name("esmtp-chunks".into()).spawn(move || {
                 loop {
@@ -140,6 +162,7 @@ impl<J: Send + 'static, O: Send + 'static> Pipeline<J, O> {
         }
         if !self.workers.is_empty() {
             self.jobs = Some(job_tx);
+            self.queue = Some(job_rx);
             self.done = Some(done_rx);
         }
     }
@@ -195,8 +218,11 @@ mod tests {
         pipeline.submit((), true);
         assert!(pipeline.workers.is_empty());
         assert_eq!(pipeline.next(), Some(true));
+        // Then a worker starts (one fewer than the threads: the caller is the other), though
+        // the waiting caller may still take the job before it does.
         pipeline.submit((), false);
-        assert_eq!(pipeline.next(), Some(false));
+        assert_eq!(pipeline.workers.len(), 1);
+        assert!(pipeline.next().is_some());
         assert_eq!(pipeline.next(), None);
     }
 

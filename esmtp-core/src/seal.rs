@@ -217,7 +217,7 @@ impl Sealer {
             id,
             key_slip,
         };
-        writer.push(&prefix(self.signer.as_ref())).map_err(SealError::from)?;
+        writer.push(&prefix(self.signer.as_ref()), false).map_err(SealError::from)?;
         Ok(writer)
     }
 
@@ -427,10 +427,9 @@ impl<W: Write> SealWriter<W> {
 
     /// Add bytes to the chunk stream (and to the signed transcript), emitting full chunks only
     /// once more data follows them, so the last chunk can carry the final flag.
-    fn push(&mut self, mut data: &[u8]) -> io::Result<()> {
-        if let Some((_, transcript)) = &mut self.signing {
-            transcript.update(data);
-        }
+    /// Message bytes (`message`) also go into the MD5. Both hashes take the data a buffer at a
+    /// time, between the batches, so that a large write keeps the workers busy meanwhile.
+    fn push(&mut self, mut data: &[u8], message: bool) -> io::Result<()> {
         let capacity = self.batch_chunks * CHUNK_SIZE;
         while !data.is_empty() {
             if self.buffer.len() == capacity {
@@ -445,8 +444,15 @@ impl<W: Write> SealWriter<W> {
                 self.buffer = grown;
             }
             let n = data.len().min(capacity - self.buffer.len());
-            self.buffer.extend_from_slice(&data[..n]);
-            data = &data[n..];
+            let (piece, rest) = data.split_at(n);
+            if let Some((_, transcript)) = &mut self.signing {
+                transcript.update(piece);
+            }
+            if let (true, Some(md5)) = (message, &mut self.md5) {
+                md5.update(piece);
+            }
+            self.buffer.extend_from_slice(piece);
+            data = rest;
         }
         Ok(())
     }
@@ -459,12 +465,12 @@ impl<W: Write> SealWriter<W> {
     pub fn finish(mut self) -> io::Result<W> {
         if let Some(md5) = self.md5.take() {
             let digest = md5.finalize();
-            self.push(&digest)?;
+            self.push(&digest, false)?;
         }
         if let Some((signer, transcript)) = self.signing.take() {
             // Pushed after `take`, so the signature is not part of its own transcript.
             let signature = signer.sign(&transcript.message());
-            self.push(&signature)?;
+            self.push(&signature, false)?;
         }
         self.emit(true)?;
         self.out.flush()?;
@@ -474,10 +480,7 @@ impl<W: Write> SealWriter<W> {
 
 impl<W: Write> Write for SealWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if let Some(md5) = &mut self.md5 {
-            md5.update(data);
-        }
-        self.push(data)?;
+        self.push(data, true)?;
         Ok(data.len())
     }
 

@@ -27,6 +27,9 @@ use std::thread::{self, JoinHandle};
 /// which unwinds with it as it would have doing the job itself.
 type Done<O> = (u64, thread::Result<O>);
 
+/// The job queue's receiving end, shared by the workers and the waiting caller.
+type Queue<J> = Arc<Mutex<Receiver<(u64, J)>>>;
+
 /// Jobs done by worker threads and handed back in the order they were submitted.
 pub(crate) struct Pipeline<J, O> {
     work: Arc<dyn Fn(J) -> O + Send + Sync>,
@@ -34,7 +37,7 @@ pub(crate) struct Pipeline<J, O> {
     max_workers: usize,
     jobs: Option<Sender<(u64, J)>>,
     /// The workers' end of `jobs`, from which a waiting caller takes jobs too.
-    queue: Option<Arc<Mutex<Receiver<(u64, J)>>>>,
+    queue: Option<Queue<J>>,
     done: Option<Receiver<Done<O>>>,
     workers: Vec<JoinHandle<()>>,
     submitted: u64,
@@ -138,7 +141,7 @@ impl<J: Send + 'static, O: Send + 'static> Pipeline<J, O> {
     fn start(&mut self) {
         let (job_tx, job_rx) = mpsc::channel::<(u64, J)>();
         let (done_tx, done_rx) = mpsc::channel::<Done<O>>();
-        let job_rx = Arc::new(Mutex::new(job_rx));
+        let job_rx: Queue<J> = Arc::new(Mutex::new(job_rx));
         // The calling thread is one of the threads (it works while it waits), unless only one
         // was asked for: then a worker does the jobs and the caller fills them.
         for _ in 0..self.max_workers.saturating_sub(1).max(1) {

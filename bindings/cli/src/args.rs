@@ -176,7 +176,7 @@ pub struct OpenArgs {
     /// Require a signature by one of the public keys in FILE (one a line); repeatable
     #[arg(long, value_name = "FILE")]
     pub expect_signer_file: Vec<PathBuf>,
-    /// Do not print the MD5 and signer lines
+    /// Do not print the MD5 and signer lines (and, but for des-cbc-md5, skip the MD5)
     #[arg(short, long)]
     pub quiet: bool,
     /// Print the report as JSON on standard output (needs -o)

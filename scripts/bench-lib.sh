@@ -1,0 +1,25 @@
+# Shared by the scripts that time whole commands (bench-cli, bench-rage); sourced, not run.
+# Needs $rounds (runs per measurement) and $out (the file each run creates) set by the caller.
+
+# Best wall time of "$@" over $rounds runs, in seconds; the file named by $out is removed before
+# each run, so every run creates it afresh. A failing run stops the script.
+best_of() {
+    local best="" i t0 t1 t
+    for i in $(seq 1 "$rounds"); do
+        rm -f "$out"
+        t0=$(date +%s%N)
+        "$@" 2>/dev/null
+        t1=$(date +%s%N)
+        t=$((t1 - t0))
+        if [ -z "$best" ] || [ "$t" -lt "$best" ]; then best=$t; fi
+    done
+    awk -v ns="$best" 'BEGIN { printf "%.4f\n", ns / 1e9 }'
+}
+
+# A directory for the files, in /dev/shm when it exists (so the disk does not dominate), removed
+# when the script exits; $1 names it.
+bench_workdir() {
+    local base=/dev/shm
+    [ -d "$base" ] && [ -w "$base" ] || base="${TMPDIR:-/tmp}"
+    mktemp -d "$base/$1.XXXXXX"
+}

@@ -148,7 +148,9 @@ impl Opener {
     }
 
     /// Use at most `threads` threads for a large envelope (`0` and `1`: only the calling thread).
-    /// The default is one per core; small envelopes always stay on the calling thread.
+    /// The default is one per core; small envelopes always stay on the calling thread. The
+    /// calling thread counts as one: [`Opener::open_reader`] starts at most `threads - 1`
+    /// workers, which read ahead up to 32 chunks (2 MiB) and end with the reader.
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = Some(threads.max(1));
         self

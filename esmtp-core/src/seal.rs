@@ -102,7 +102,9 @@ impl Sealer {
 
     /// Use at most `threads` threads for a large message (`0` and `1`: only the calling thread).
     /// The default is one per core. Small messages always stay on the calling thread, and the
-    /// envelope's bytes do not depend on the number of threads.
+    /// envelope's bytes do not depend on the number of threads. The calling thread counts as
+    /// one: [`Sealer::seal_writer`] starts at most `threads - 1` workers, which end with the
+    /// writer.
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = Some(threads.max(1));
         self
@@ -175,8 +177,9 @@ impl Sealer {
     /// written, the final chunk by [`SealWriter::finish`]. Memory stays bounded: one chunk of
     /// plaintext and its ciphertext on one thread (four for `des-cbc-md5`). With several (see
     /// [`Sealer::threads`]), once a message passes 256 KiB, worker threads seal the chunks
-    /// while the calling thread takes the next ones in: up to 36 chunks (2.25 MiB) and their
-    /// ciphertext are held, and the workers end with the writer.
+    /// while the calling thread takes the next ones in (and seals some itself while it would
+    /// wait): up to 36 chunks (2.25 MiB) and their ciphertext are held, and the workers end
+    /// with the writer.
     ///
     /// # Errors
     /// As [`Sealer::seal`], and [`SealError::Io`] when writing the header fails. A message that

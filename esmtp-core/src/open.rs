@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 use md5::{Digest, Md5};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::chunk_jobs::{self, HEADROOM, JOB_CHUNKS, OpenAhead};
+use crate::chunk_jobs::{self, HEADROOM, OpenAhead};
 use crate::error::OpenError;
 use crate::framing::{self, Context, Signature, Transcript, check_suffix, read_prefix};
 use crate::header::Header;
@@ -222,7 +222,6 @@ impl Opener {
             cipher: Arc::new(cipher),
             index: 0,
             threads,
-            batch_chunks: if threads > 1 { JOB_CHUNKS } else { 1 },
             ahead: None,
             wire: Vec::with_capacity(wire_len + 1),
             wire_len,
@@ -305,8 +304,6 @@ pub struct OpenReader<R: Read> {
     index: u64,
     /// At most this many threads open chunks.
     threads: usize,
-    /// Chunks appended to `plain` at a time: 1 on one thread, else a pipeline job.
-    batch_chunks: usize,
     /// With several threads, after the first chunk: the chunks read ahead and being opened.
     ahead: Option<OpenAhead>,
     wire: Vec<u8>,
@@ -367,28 +364,19 @@ impl<R: Read> OpenReader<R> {
         self.carried_md5
     }
 
-    /// Chunks in the next batch: chunk 0 alone (it says who signed, and a one-chunk envelope is
-    /// verified as soon as it is opened), then whole batches.
-    fn next_batch_chunks(&self) -> usize {
-        if self.index == 0 { 1 } else { self.batch_chunks }
-    }
-
-    /// Read up to one batch of wire chunks plus one byte of look-ahead, which tells whether the
-    /// last of them is final. The buffer is sized once per batch (not per read: armored input
-    /// arrives a line at a time).
+    /// Read up to one wire chunk plus one byte of look-ahead, which tells whether it is the
+    /// final one. The buffer is sized once per chunk (not per read: armored input arrives a line
+    /// at a time).
     fn fill_wire(&mut self) -> io::Result<()> {
-        let want = self.next_batch_chunks() * self.wire_len + 1;
-        chunk_jobs::fill(&mut self.input, &mut self.wire, want)
+        chunk_jobs::fill(&mut self.input, &mut self.wire, self.wire_len + 1)
     }
 
     /// Read, authenticate and decrypt the next batch of chunks (SPEC.md section 5.3), appending
     /// their plaintext to `plain` only once every chunk of the batch checked.
     fn next_batch(&mut self) -> Result<(), OpenError> {
-        let (chunks, last) = if self.index == 0 || self.threads <= 1 {
-            self.open_batch_here()?
-        } else {
-            self.open_batch_ahead()?
-        };
+        let here =
+            self.index == 0 || self.threads <= 1 || self.index < parallel::stream_workers_from(self.suite);
+        let (chunks, last) = if here { self.open_batch_here()? } else { self.open_batch_ahead()? };
         if self.index == 0 {
             let context = Context {
                 id: self.id,
@@ -417,8 +405,7 @@ impl<R: Read> OpenReader<R> {
     fn reserve_plain(&mut self, more: usize) {
         let needed = self.plain.len() + more;
         if needed > self.plain.capacity() {
-            let mut grown =
-                Zeroizing::new(Vec::with_capacity(needed.max(self.batch_chunks * CHUNK_SIZE + 128)));
+            let mut grown = Zeroizing::new(Vec::with_capacity(needed.max(CHUNK_SIZE + 128)));
             grown.extend_from_slice(&self.plain);
             let mut old = std::mem::replace(&mut self.plain, grown);
             wipe(&mut old);
@@ -452,57 +439,33 @@ impl<R: Read> OpenReader<R> {
         Ok((chunks, last))
     }
 
-    /// Read the next batch and open it on this thread (with scoped helpers for a large batch);
-    /// how many chunks it had and whether it ended the envelope.
+    /// Read the next chunk and open it on this thread; how many chunks that was (one) and
+    /// whether it ended the envelope.
     fn open_batch_here(&mut self) -> Result<(usize, bool), OpenError> {
         self.fill_wire()?;
-        let batch_len = self.next_batch_chunks() * self.wire_len;
-        let last = self.wire.len() <= batch_len;
-        let take = self.wire.len().min(batch_len);
-        let chunks = take.div_ceil(self.wire_len).max(1);
-        if self.suite.max_chunks().is_some_and(|max| self.index + chunks as u64 > max) {
+        let last = self.wire.len() <= self.wire_len;
+        let take = self.wire.len().min(self.wire_len);
+        if self.suite.max_chunks().is_some_and(|max| self.index >= max) {
             return Err(OpenError::DecryptionFailed);
         }
-        // Room for each chunk's plaintext: a full chunk, or the final one's ciphertext length.
-        let final_wire = take - (chunks - 1) * self.wire_len;
-        let final_room = room(final_wire, last);
+        // Room for the plaintext: a full chunk, or the final one's ciphertext length.
+        let room = room(take, last);
         let start = self.plain.len();
-        self.reserve_plain((chunks - 1) * CHUNK_SIZE + final_room);
-        self.plain.resize(start + (chunks - 1) * CHUNK_SIZE + final_room, 0);
-        let (index, cipher, final_index) = (self.index, &self.cipher, self.index + chunks as u64 - 1);
-        let mut outs = self.plain[start..].chunks_mut(CHUNK_SIZE);
-        let mut jobs = Vec::with_capacity(chunks);
-        let pieces = self.wire[..take].chunks(self.wire_len).chain((take == 0).then_some(&[][..]));
-        for (i, wire) in (index..).zip(pieces) {
-            let room = if i == final_index { final_room } else { CHUNK_SIZE };
-            let out = if room == 0 { &mut [][..] } else { outs.next().unwrap_or_default() };
-            jobs.push((i, last && i == final_index, wire, out, None));
-        }
-        let jobs = parallel::run(
-            jobs,
-            parallel::threads_for(self.suite, chunks, self.threads),
-            |(i, last, wire, out, result)| *result = Some(cipher.open_chunk_into(*i, *last, wire, out)),
-            || {},
-            |_| {},
-        );
-        let mut end = start + (chunks - 1) * CHUNK_SIZE;
-        let mut failed = false;
-        for (i, _, _, _, result) in jobs {
-            match result {
-                Some(Ok(len)) if i == final_index => end += len,
-                Some(Ok(_)) => {}
-                _ => failed = true,
+        self.reserve_plain(room);
+        self.plain.resize(start + room, 0);
+        match self.cipher.open_chunk_into(self.index, last, &self.wire[..take], &mut self.plain[start..]) {
+            Ok(len) => {
+                self.plain[start + len..].zeroize();
+                self.plain.truncate(start + len);
+            }
+            Err(e) => {
+                // `open_chunk_into` wiped what it wrote.
+                self.plain.truncate(start);
+                return Err(e);
             }
         }
-        if failed {
-            self.plain[start..].zeroize();
-            self.plain.truncate(start);
-            return Err(OpenError::DecryptionFailed);
-        }
-        self.plain[end..].zeroize();
-        self.plain.truncate(end);
         self.wire.drain(..take);
-        Ok((chunks, last))
+        Ok((1, last))
     }
 
     /// Feed `plain[hashed..upto]`, message bytes, to the MD5 and the transcript.

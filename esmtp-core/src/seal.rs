@@ -176,10 +176,10 @@ impl Sealer {
     /// Start a streaming seal into `out`: the header is written now, the payload as data is
     /// written, the final chunk by [`SealWriter::finish`]. Memory stays bounded: one chunk of
     /// plaintext and its ciphertext on one thread (four for `des-cbc-md5`). With several (see
-    /// [`Sealer::threads`]), once a message passes 256 KiB, worker threads seal the chunks
-    /// while the calling thread takes the next ones in (and seals some itself while it would
-    /// wait): up to 36 chunks (2.25 MiB) and their ciphertext are held, and the workers end
-    /// with the writer.
+    /// [`Sealer::threads`]), once a message passes 1 MiB (256 KiB for `des-cbc-md5`), worker
+    /// threads seal the chunks while the calling thread takes the next ones in (and seals some
+    /// itself while it would wait): up to 36 chunks (2.25 MiB) and their ciphertext are held,
+    /// and the workers end with the writer.
     ///
     /// # Errors
     /// As [`Sealer::seal`], and [`SealError::Io`] when writing the header fails. A message that
@@ -208,9 +208,9 @@ impl Sealer {
             message_limit: self.max_message_len(),
             index: 0,
             threads,
-            // One thread still seals a few chunks at a time where the cipher runs them side by
-            // side (des-cbc-md5: four, 256 KiB).
-            batch_chunks: if threads > 1 { JOB_CHUNKS } else { prepared_lanes },
+            // As many chunks as the cipher seals side by side (des-cbc-md5: four, 256 KiB; a
+            // pipeline job is as large), until the workers start (see `emit`).
+            batch_chunks: prepared_lanes,
             ahead: None,
             spare: Vec::new(),
             buffer: Zeroizing::new(Vec::with_capacity(CHUNK_SIZE)),
@@ -294,7 +294,8 @@ pub struct SealWriter<W: Write> {
     index: u64,
     /// At most this many threads seal chunks.
     threads: usize,
-    /// Chunks sealed together: the cipher's lanes on one thread, else a pipeline job.
+    /// Chunks sealed together: the cipher's lanes on the calling thread, a pipeline job once
+    /// workers seal them.
     batch_chunks: usize,
     /// With several threads, once the message is long enough: full chunks being sealed by
     /// workers, written out in order.
@@ -352,7 +353,8 @@ impl<W: Write> SealWriter<W> {
         {
             return Err(SealError::MessageTooLarge { suite: self.suite.name(), limit }.into_io());
         }
-        if !last && self.threads > 1 {
+        let workers = self.threads > 1 && self.index >= parallel::stream_workers_from(self.suite);
+        if workers && !last {
             return self.submit(chunks);
         }
         self.write_sealed_ahead()?;
@@ -393,6 +395,10 @@ impl<W: Write> SealWriter<W> {
         }
         wipe(&mut self.buffer);
         self.index += chunks as u64;
+        if self.threads > 1 && self.index >= parallel::stream_workers_from(self.suite) {
+            // From here on the chunks go to workers, in jobs (the buffer grows to one in `push`).
+            self.batch_chunks = JOB_CHUNKS;
+        }
         self.out.write_all(&self.wire)
     }
 

@@ -21,15 +21,19 @@ fn rng(seed: u64) -> SeededRandom<ChaCha20Rng> {
 /// boundaries, for prefixes of 1 and 65 bytes and suffixes of 0 to 80; and multi-chunk ones.
 fn lengths() -> Vec<usize> {
     let mut lengths = vec![0, 1, 1000];
-    for chunks in [1, 2, 5, 9, 10] {
+    for chunks in [1, 2, 5, 9, 10, 17, 21] {
         for delta in [-146i64, -145, -120, -81, -80, -66, -65, -64, -17, -1, 0, 1, 7] {
             lengths.push((chunks as i64 * C as i64 + delta) as usize);
         }
     }
-    // Past the streaming paths' jobs in flight (8 jobs of 4 chunks after the first chunk).
-    for delta in [-65i64, -1, 7] {
-        lengths.push((33 * C as i64 + delta) as usize);
+    // Where the streams hand chunks to workers (after chunk 0 for des-cbc-md5, chunk 16 for
+    // chacha20-poly1305), and past their 8 jobs of 4 chunks in flight.
+    for chunks in [33, 45] {
+        for delta in [-65i64, -1, 7] {
+            lengths.push((chunks * C as i64 + delta) as usize);
+        }
     }
+    lengths.push(72 * C - 1);
     lengths.push(17 * C + 12345);
     lengths
 }
@@ -132,11 +136,11 @@ impl Read for FailingAfter<'_> {
 #[test]
 fn a_read_error_comes_after_the_chunks_before_it() {
     for suite in Suite::ALL {
-        let message = common::pattern(40 * C, 9);
+        let message = common::pattern(60 * C, 9);
         let sealed = Sealer::new().suite(suite).key_slip().seal(&message).unwrap();
         let slip = sealed.key_slip.unwrap();
-        // Inside chunk 30 or so.
-        let cut = sealed.envelope.len() * 30 / 41 + 77;
+        // Inside chunk 50 or so: past where chacha20-poly1305 streams start workers (chunk 16).
+        let cut = sealed.envelope.len() * 50 / 61 + 77;
         let released = |threads: usize| {
             let input =
                 FailingAfter { data: &sealed.envelope[..cut], error: std::io::ErrorKind::ConnectionReset };
@@ -151,7 +155,7 @@ fn a_read_error_comes_after_the_chunks_before_it() {
             out.len()
         };
         let one_thread = released(1);
-        assert!(one_thread >= 28 * C, "{suite}: {one_thread}");
+        assert!(one_thread >= 48 * C, "{suite}: {one_thread}");
         for threads in [2, 4] {
             let n = released(threads);
             assert!(n <= one_thread && n + 4 * C >= one_thread, "{suite}, {threads} threads: {n}");
@@ -174,7 +178,7 @@ impl Write for Shared {
 }
 
 /// `flush` writes out every chunk the writer has sealed: all but the chunks still being filled
-/// (at most a batch of four, and the partial one).
+/// (at most a batch of four, and the partial one); 50 chunks, so both suites use workers.
 #[test]
 fn flush_writes_every_sealed_chunk() {
     for suite in Suite::ALL {
@@ -183,7 +187,7 @@ fn flush_writes_every_sealed_chunk() {
             let sealer = Sealer::new().suite(suite).key_slip().threads(threads);
             let out = Shared::default();
             let mut writer = sealer.seal_writer(out.clone()).unwrap();
-            writer.write_all(&common::pattern(30 * C + 5, 1)).unwrap();
+            writer.write_all(&common::pattern(50 * C + 5, 1)).unwrap();
             writer.flush().unwrap();
             let flushed = out.0.borrow().len();
             writer.finish().unwrap();
@@ -197,7 +201,7 @@ fn flush_writes_every_sealed_chunk() {
 #[test]
 fn dropping_a_stream_midway_returns() {
     for suite in Suite::ALL {
-        let message = common::pattern(20 * C, 4);
+        let message = common::pattern(40 * C, 4);
         let sealer = Sealer::new().suite(suite).key_slip().threads(4);
         let mut writer = sealer.seal_writer(Vec::new()).unwrap();
         writer.write_all(&message).unwrap();
@@ -205,9 +209,9 @@ fn dropping_a_stream_midway_returns() {
         let sealed = sealer.seal(&message).unwrap();
         let opener = Opener::new().identity(sealed.key_slip.unwrap()).threads(4);
         let mut reader = opener.open_reader(&sealed.envelope[..]).unwrap();
-        let mut some = vec![0u8; 3 * C];
+        let mut some = vec![0u8; 36 * C];
         reader.read_exact(&mut some).unwrap();
-        assert!(some == message[..3 * C]);
+        assert!(some == message[..36 * C]);
         drop(reader);
     }
 }
@@ -276,7 +280,8 @@ fn random_damage_gets_the_same_verdict_on_any_thread_count() {
     use rand_chacha::rand_core::Rng;
     let mut rng = ChaCha20Rng::seed_from_u64(0x5eed);
     for suite in Suite::ALL {
-        let message = common::pattern(23 * C + 4321, 5);
+        // Long enough that both suites' streams use workers (chacha20-poly1305 from chunk 16).
+        let message = common::pattern(41 * C + 4321, 5);
         let sealed = Sealer::new().suite(suite).key_slip().seal(&message).unwrap();
         let slip = sealed.key_slip.unwrap();
         for round in 0..24 {

@@ -38,7 +38,9 @@ pub(crate) struct Pipeline<J, O> {
     jobs: Option<Sender<(u64, J)>>,
     /// The workers' end of `jobs`, from which a waiting caller takes jobs too.
     queue: Option<Queue<J>>,
-    done: Option<Receiver<Done<O>>>,
+    /// Behind a lock only so that the streams holding a pipeline stay `Sync`, as they were
+    /// before they had one (a `Receiver` is not); only the calling thread ever takes it.
+    done: Option<Mutex<Receiver<Done<O>>>>,
     workers: Vec<JoinHandle<()>>,
     submitted: u64,
     taken: u64,
@@ -90,7 +92,7 @@ impl<J: Send + 'static, O: Send + 'static> Pipeline<J, O> {
 
     /// The next job in order if it is finished, without waiting.
     pub(crate) fn try_next(&mut self) -> Option<O> {
-        while let Some(finished) = self.done.as_ref().and_then(|done| done.try_recv().ok()) {
+        while let Some(finished) = self.done.as_ref().and_then(|done| lock(done).try_recv().ok()) {
             self.arrive(finished);
         }
         self.take_arrived()
@@ -110,7 +112,7 @@ impl<J: Send + 'static, O: Send + 'static> Pipeline<J, O> {
                 self.arrived.insert(seq, output);
                 continue;
             }
-            let finished = self.done.as_ref().map(Receiver::recv);
+            let finished = self.done.as_ref().map(|done| lock(done).recv());
             match finished {
                 Some(Ok(finished)) => self.arrive(finished),
                 // Unreachable while a job is in flight: a worker reports every job it takes,
@@ -149,7 +151,7 @@ impl<J: Send + 'static, O: Send + 'static> Pipeline<J, O> {
             let worker = thread::Builder::new().name("esmtp-chunks".into()).spawn(move || {
                 loop {
                     // The lock is held while waiting for a job, not while doing it.
-                    let job = job_rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    let job = lock(&job_rx).recv();
                     let Ok((seq, job)) = job else { return };
                     let output = panic::catch_unwind(AssertUnwindSafe(|| work(job)));
                     if done_tx.send((seq, output)).is_err() {
@@ -166,9 +168,14 @@ impl<J: Send + 'static, O: Send + 'static> Pipeline<J, O> {
         if !self.workers.is_empty() {
             self.jobs = Some(job_tx);
             self.queue = Some(job_rx);
-            self.done = Some(done_rx);
+            self.done = Some(Mutex::new(done_rx));
         }
     }
+}
+
+/// A lock whose holder cannot have panicked while holding it (receiving does not panic).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl<J, O> Drop for Pipeline<J, O> {

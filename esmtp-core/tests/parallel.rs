@@ -112,6 +112,15 @@ fn same_bytes_on_any_thread_count_one_call_and_streaming() {
     }
 }
 
+/// The streams can be sent to and shared with other threads, as before they had workers.
+#[test]
+fn streams_are_send_and_sync() {
+    fn send_and_sync<T: Send + Sync>() {}
+    send_and_sync::<esmtp_core::SealWriter<Vec<u8>>>();
+    send_and_sync::<esmtp_core::OpenReader<&[u8]>>();
+    send_and_sync::<esmtp_core::OpenReader<std::fs::File>>();
+}
+
 /// Yields `data`, then fails with `error` instead of ending.
 struct FailingAfter<'a> {
     data: &'a [u8],

@@ -37,7 +37,7 @@ impl SealJob {
 
     /// Seal `plain` into `wire` and wipe `plain` (its capacity stays, for the next job).
     fn seal(mut self, cipher: &ChunkCipher) -> Self {
-        debug_assert!(self.plain.len() % CHUNK_SIZE == 0, "a job holds whole chunks only");
+        debug_assert!(self.plain.len().is_multiple_of(CHUNK_SIZE), "a job holds whole chunks only");
         let wire_chunk_len = cipher.suite().wire_chunk_len();
         let wire_len = self.plain.len() / CHUNK_SIZE * wire_chunk_len;
         if self.wire.len() != wire_len {

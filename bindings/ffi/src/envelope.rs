@@ -4,6 +4,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
+use esmtp_core::hash::{BackgroundHasher, HashAlgorithm};
 use esmtp_core::{Argon2Params, ArmorReader, ArmorWriter, Opener, Passphrase, Sealer, Signature};
 use zeroize::Zeroizing;
 
@@ -308,7 +309,11 @@ pub fn open_stream(
     let source: Box<dyn Read + '_> =
         if armored { Box::new(ArmorReader::new(input)) } else { Box::new(input) };
     let mut reader = options.opener().open_reader(source)?;
-    let mut md5 = esmtp_core::hash::Hasher::new(esmtp_core::hash::HashAlgorithm::Md5);
+    // The report's MD5: des-cbc-md5 envelopes carry it (verified by the reader); for the other
+    // suites it is computed over the bytes released, on a thread of its own so that it does not
+    // bound the stream.
+    let carried = reader.suite() == esmtp_core::Suite::LegacyDesCbcMd5;
+    let mut md5 = (!carried).then(|| BackgroundHasher::new(HashAlgorithm::Md5));
     let mut buf = Zeroizing::new(vec![0u8; 1 << 16]);
     let mut size = 0u64;
     loop {
@@ -316,15 +321,20 @@ pub fn open_stream(
         if n == 0 {
             break;
         }
-        md5.update(&buf[..n]);
+        if let Some(md5) = &mut md5 {
+            md5.update(&buf[..n]);
+        }
         output.write_all(&buf[..n]).map_err(|e| Error::io("the output", &e))?;
         size += n as u64;
     }
     output.flush().map_err(|e| Error::io("the output", &e))?;
-    let md5_hex = match reader.carried_md5() {
-        Some(carried) => esmtp_core::hash::to_hex(&carried),
-        None => esmtp_core::hash::to_hex(&md5.finish()),
+    let md5 = match (reader.carried_md5(), md5) {
+        (Some(carried), _) => carried.to_vec(),
+        (None, Some(md5)) => md5.finish(),
+        // A des-cbc-md5 reader that reached the end has verified the digest it carried.
+        (None, None) => return Err(Error::from(esmtp_core::OpenError::DecryptionFailed)),
     };
+    let md5_hex = esmtp_core::hash::to_hex(&md5);
     Ok(OpenReport {
         md5_hex,
         suite: reader.suite().into(),

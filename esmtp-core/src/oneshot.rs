@@ -41,8 +41,6 @@ pub(crate) fn seal(
     let final_len = stream_len - (chunks - 1) * CHUNK_SIZE;
     let wire_chunk = suite.wire_chunk_len();
     let total = prepared.header.len() + (chunks - 1) * wire_chunk + suite.wire_len(final_len);
-    let mut envelope = Vec::with_capacity(total);
-    envelope.extend_from_slice(&prepared.header);
     let cipher = &prepared.cipher;
     let range = |i: usize| (i * CHUNK_SIZE, ((i + 1) * CHUNK_SIZE).min(stream_len));
     // Chunks of message bytes only are sealed straight from `message`; the others (chunk 0 with
@@ -69,6 +67,8 @@ pub(crate) fn seal(
     if threads <= 1 {
         // In order, each chunk written at the end of the envelope while it is in cache; runs of
         // message-only chunks `lanes` at a time where the suite seals several side by side.
+        let mut envelope = Vec::with_capacity(total);
+        envelope.extend_from_slice(&prepared.header);
         let suffix = suffix(prepared, signer, &prefix, message);
         let mut i = 0;
         while i < chunks {
@@ -95,9 +95,13 @@ pub(crate) fn seal(
         return envelope;
     }
 
-    // Spread over threads: every chunk's place made first, then filled by any thread.
-    let header_len = envelope.len();
-    envelope.resize(total, 0);
+    // Spread over threads: every chunk's place made first, then filled by any thread. Allocated
+    // zeroed rather than zeroed after allocating: a large allocation then comes as fresh pages
+    // that are zero already, and the threads touch them first, instead of the calling thread
+    // zeroing the whole envelope before any chunk starts.
+    let header_len = prepared.header.len();
+    let mut envelope = vec![0u8; total];
+    envelope[..header_len].copy_from_slice(&prepared.header);
     let payload = &mut envelope[header_len..];
     // A job is up to `lanes` consecutive message-only chunks (one for chacha20-poly1305).
     let mut jobs: Vec<Vec<FullChunk<'_>>> = Vec::with_capacity(chunks);
@@ -161,19 +165,18 @@ fn open_in_order(
     Ok(plain.len())
 }
 
-/// Open chunks 1 and on spread over `threads` threads, each in its place in `plain` (grown to
-/// `room_total`), hashing them in order as they are done; the stream's length after the prefix.
+/// Open chunks 1 and on spread over `threads` threads, each in its place in `plain` (every
+/// chunk's room, after chunk 0's `head_len` message bytes), hashing them in order as they are
+/// done; the stream's length after the prefix.
 fn open_spread(
     cipher: &ChunkCipher,
     pieces: &[&[u8]],
-    plain: &mut Vec<u8>,
-    room_total: usize,
+    plain: &mut [u8],
+    head_len: usize,
     threads: usize,
     hashes: &mut Hashes,
     surely_message: usize,
 ) -> Result<usize, OpenError> {
-    let head_len = plain.len();
-    plain.resize(room_total, 0);
     let mut rest_out = &mut plain[head_len..];
     let mut jobs = Vec::with_capacity(pieces.len());
     let mut offset = head_len;
@@ -279,8 +282,17 @@ pub(crate) fn open(
     let rest: usize = pieces.iter().enumerate().skip(1).map(|(i, w)| room(w.len(), i == chunks - 1)).sum();
     let room_total = head.len() + rest;
     // Sized once (a reallocation would leave plaintext behind, unwiped), filled chunk by chunk.
-    let mut plain = Zeroizing::new(Vec::with_capacity(room_total));
-    plain.extend_from_slice(head);
+    // For several threads every chunk's place is made first: allocated zeroed (see `seal`).
+    let mut plain = if threads > 1 {
+        let mut plain = Zeroizing::new(vec![0u8; room_total]);
+        plain[..head.len()].copy_from_slice(head);
+        plain
+    } else {
+        let mut plain = Zeroizing::new(Vec::with_capacity(room_total));
+        plain.extend_from_slice(head);
+        plain
+    };
+    let head_len = head.len();
     wipe_zeroizing(&mut first);
     // Message bytes that are surely not suffix: the final chunk's plaintext is its room, or (PKCS#7)
     // up to 8 bytes less.
@@ -288,9 +300,9 @@ pub(crate) fn open(
     let surely_message = room_total.saturating_sub(prefix.hold_back + slack);
     let mut hashes =
         Hashes { md5: suite.carries_digest().then(Md5::new), transcript: prefix.transcript, hashed: 0 };
-    hashes.update(&plain[..plain.len().min(surely_message)]);
+    hashes.update(&plain[..head_len.min(surely_message)]);
     let message_len = if threads > 1 {
-        open_spread(cipher, &pieces, &mut plain, room_total, threads, &mut hashes, surely_message)?
+        open_spread(cipher, &pieces, &mut plain, head_len, threads, &mut hashes, surely_message)?
     } else {
         open_in_order(cipher, &pieces, &mut plain, &mut hashes, surely_message)?
     };

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::error::OpenError;
 use crate::framing::{DIGEST_LEN, SIGNATURE_LEN};
 use crate::pipeline::Pipeline;
-use crate::suite::{CHUNK_SIZE, ChunkCipher, FullChunk, Suite, room};
+use crate::suite::{CHUNK_SIZE, ChunkCipher, FullChunk, Suite};
 use crate::wipe::wipe;
 
 /// Chunks per job: four (256 KiB), what `des-cbc-md5` seals side by side, and enough
@@ -110,31 +110,28 @@ impl OpenJob {
     fn open(mut self, cipher: &ChunkCipher) -> Self {
         let wire_chunk_len = cipher.suite().wire_chunk_len();
         let wire = &self.wire[..self.wire_len];
-        let pieces = wire.chunks(wire_chunk_len).count().max(1);
-        let final_wire = wire.len() - (pieces - 1) * wire_chunk_len;
-        // The buffer comes back from the reader with plaintext it released: wiped here, on a
-        // worker, rather than on the thread that hands out the plaintext.
-        wipe(&mut self.plain);
-        self.plain.resize(HEADROOM + (pieces - 1) * CHUNK_SIZE + room(final_wire, self.last), 0);
-        let mut end = HEADROOM;
-        self.opened = true;
-        for (n, wire) in wire.chunks(wire_chunk_len).enumerate() {
+        let pieces = wire.chunks(wire_chunk_len).count();
+        let needed = HEADROOM + pieces * CHUNK_SIZE;
+        // The buffer comes back from the reader holding plaintext it released, which the chunks
+        // overwrite here, on a worker (what lies past them is wiped when the job is dropped).
+        // Appended, not zeroed first: a buffer that has just been on the reader's core is slow
+        // to write twice. One too small is replaced, wiped, rather than grown: growing would
+        // leave its bytes behind in freed memory.
+        if self.plain.capacity() < needed {
+            wipe(&mut self.plain);
+            self.plain = Vec::with_capacity(needed);
+        }
+        self.plain.clear();
+        self.plain.resize(HEADROOM, 0);
+        self.opened = pieces > 0;
+        for (n, piece) in wire.chunks(wire_chunk_len).enumerate() {
             let last = self.last && n == pieces - 1;
-            let at = HEADROOM + n * CHUNK_SIZE;
-            let upto = (at + CHUNK_SIZE).min(self.plain.len());
-            let out = &mut self.plain[at..upto];
-            match cipher.open_chunk_into(self.first_index + n as u64, last, wire, out) {
-                Ok(len) => end = at + len,
-                Err(_) => {
-                    self.opened = false;
-                    break;
-                }
+            if cipher.open_chunk_append(self.first_index + n as u64, last, piece, &mut self.plain).is_err() {
+                self.opened = false;
+                break;
             }
         }
-        if self.opened {
-            self.plain[end..].fill(0);
-            self.plain.truncate(end);
-        } else {
+        if !self.opened {
             wipe(&mut self.plain);
         }
         self
@@ -191,7 +188,7 @@ impl OpenAhead {
     }
 
     /// Give a taken job's buffers back for a later job; its `plain` may hold plaintext, which
-    /// the job wipes before it is opened into again (or when dropped).
+    /// the job overwrites when it is opened into again, and wipes when dropped.
     pub(crate) fn recycle(&mut self, job: OpenJob) {
         self.spare.push(job);
     }

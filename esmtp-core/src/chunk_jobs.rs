@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::error::OpenError;
 use crate::framing::{DIGEST_LEN, SIGNATURE_LEN};
 use crate::pipeline::Pipeline;
-use crate::suite::{CHUNK_SIZE, ChunkCipher, FullChunk, Suite};
+use crate::suite::{CHUNK_SIZE, ChunkCipher, FullChunk, Suite, room};
 use crate::wipe::wipe;
 
 /// Chunks per job: four (256 KiB), what `des-cbc-md5` seals side by side, and enough
@@ -111,7 +111,14 @@ impl OpenJob {
         let wire_chunk_len = cipher.suite().wire_chunk_len();
         let wire = &self.wire[..self.wire_len];
         let pieces = wire.chunks(wire_chunk_len).count();
-        let needed = HEADROOM + pieces * CHUNK_SIZE;
+        // The room each chunk's opening takes: a final des-cbc-md5 chunk's padding block is
+        // decrypted in place too, up to 8 bytes past a full chunk.
+        let needed = HEADROOM
+            + wire
+                .chunks(wire_chunk_len)
+                .enumerate()
+                .map(|(n, p)| room(p.len(), self.last && n == pieces - 1))
+                .sum::<usize>();
         // The buffer comes back from the reader holding plaintext it released, which the chunks
         // overwrite here, on a worker (what lies past them is wiped when the job is dropped).
         // Appended, not zeroed first: a buffer that has just been on the reader's core is slow
@@ -123,6 +130,7 @@ impl OpenJob {
         }
         self.plain.clear();
         self.plain.resize(HEADROOM, 0);
+        let capacity = self.plain.capacity();
         self.opened = pieces > 0;
         for (n, piece) in wire.chunks(wire_chunk_len).enumerate() {
             let last = self.last && n == pieces - 1;
@@ -131,6 +139,7 @@ impl OpenJob {
                 break;
             }
         }
+        debug_assert_eq!(self.plain.capacity(), capacity, "opened without reallocating");
         if !self.opened {
             wipe(&mut self.plain);
         }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::error::OpenError;
 use crate::framing::{DIGEST_LEN, SIGNATURE_LEN};
 use crate::pipeline::Pipeline;
-use crate::suite::{CHUNK_SIZE, ChunkCipher, FullChunk, Suite, room};
+use crate::suite::{CHUNK_SIZE, ChunkCipher, Suite, room};
 use crate::wipe::wipe;
 
 /// Chunks per job: four (256 KiB), what `des-cbc-md5` seals side by side, and enough
@@ -37,20 +37,13 @@ impl SealJob {
 
     /// Seal `plain` into `wire` and wipe `plain` (its capacity stays, for the next job).
     fn seal(mut self, cipher: &ChunkCipher) -> Self {
-        debug_assert!(self.plain.len().is_multiple_of(CHUNK_SIZE), "a job holds whole chunks only");
-        let wire_chunk_len = cipher.suite().wire_chunk_len();
-        let wire_len = self.plain.len() / CHUNK_SIZE * wire_chunk_len;
+        let wire_len = self.plain.len() / CHUNK_SIZE * cipher.suite().wire_chunk_len();
         if self.wire.len() != wire_len {
             // Zeroed only when the size changes: sealing overwrites every byte.
             self.wire.clear();
             self.wire.resize(wire_len, 0);
         }
-        let mut chunks: Vec<FullChunk<'_>> = (self.first_index..)
-            .zip(self.plain.chunks_exact(CHUNK_SIZE).zip(self.wire.chunks_exact_mut(wire_chunk_len)))
-            .map(|(i, (plain, out))| (i, plain, out))
-            .collect();
-        cipher.seal_full_chunks(&mut chunks);
-        drop(chunks);
+        cipher.seal_full_run(self.first_index, &self.plain, &mut self.wire);
         wipe(&mut self.plain);
         self
     }
@@ -161,7 +154,7 @@ pub(crate) struct OpenAhead {
     suite: Suite,
     spare: Vec<OpenJob>,
     /// Read past the last job submitted: the look-ahead byte that told it was not the final one.
-    carry: Vec<u8>,
+    carry: Option<u8>,
     next_index: u64,
     /// The final chunk was read.
     input_done: bool,
@@ -172,8 +165,8 @@ pub(crate) struct OpenAhead {
 }
 
 impl OpenAhead {
-    /// Read ahead from chunk `next_index` on, `carry` being the input bytes read already.
-    pub(crate) fn new(cipher: &Arc<ChunkCipher>, threads: usize, next_index: u64, carry: Vec<u8>) -> Self {
+    /// Read ahead from chunk `next_index` on, `carry` being the look-ahead byte read already.
+    pub(crate) fn new(cipher: &Arc<ChunkCipher>, threads: usize, next_index: u64, carry: Option<u8>) -> Self {
         let worker_cipher = Arc::clone(cipher);
         OpenAhead {
             pipeline: Pipeline::new(threads, move |job: OpenJob| job.open(&worker_cipher)),
@@ -208,9 +201,11 @@ impl OpenAhead {
         let want = JOB_CHUNKS * wire_chunk_len + 1;
         while self.pipeline.in_flight() < MAX_JOBS_IN_FLIGHT && !self.input_done && self.stopped.is_none() {
             let mut job = self.spare.pop().unwrap_or_else(|| OpenJob::with_capacity(self.suite));
-            let carried = self.carry.len().min(want);
-            job.wire[..carried].copy_from_slice(&self.carry[..carried]);
-            self.carry.clear();
+            let mut carried = 0;
+            if let Some(byte) = self.carry.take() {
+                job.wire[0] = byte;
+                carried = 1;
+            }
             let filled = match fill_slice(input, &mut job.wire, carried) {
                 Ok(filled) => filled,
                 Err(e) => {
@@ -223,7 +218,7 @@ impl OpenAhead {
             let last = filled < want;
             job.wire_len = if last { filled } else { want - 1 };
             if !last {
-                self.carry.push(job.wire[want - 1]);
+                self.carry = Some(job.wire[want - 1]);
             }
             let chunks = job.wire_len.div_ceil(wire_chunk_len).max(1) as u64;
             if self.suite.max_chunks().is_some_and(|max| self.next_index + chunks > max) {

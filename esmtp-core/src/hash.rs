@@ -4,6 +4,7 @@
 use std::fmt;
 use std::io::{self, Read};
 use std::str::FromStr;
+use std::sync::Mutex;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::{self, JoinHandle};
 
@@ -136,8 +137,9 @@ enum Where {
     Thread {
         /// `None` once finishing: the thread then hashes what is queued and ends.
         to_thread: Option<SyncSender<Vec<u8>>>,
-        /// Buffers back from the thread, wiped, for reuse.
-        spare: Receiver<Vec<u8>>,
+        /// Buffers back from the thread, wiped, for reuse (behind a lock only so that the hasher,
+        /// and a reader holding one, is `Sync`; only the caller takes it).
+        spare: Mutex<Receiver<Vec<u8>>>,
         /// `None` once joined.
         thread: Option<JoinHandle<Hasher>>,
     },
@@ -174,7 +176,9 @@ impl BackgroundHasher {
             hasher
         });
         BackgroundHasher(match thread {
-            Ok(thread) => Where::Thread { to_thread: Some(to_thread), spare, thread: Some(thread) },
+            Ok(thread) => {
+                Where::Thread { to_thread: Some(to_thread), spare: Mutex::new(spare), thread: Some(thread) }
+            }
             Err(_) => Where::Here(Hasher::new(algorithm)),
         })
     }
@@ -187,7 +191,8 @@ impl BackgroundHasher {
             Where::Thread { to_thread: None, .. } => return,
         };
         for piece in data.chunks(Self::PIECE) {
-            let mut buf = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(Self::PIECE));
+            let reused = spare.get_mut().map_or(None, |spare| spare.try_recv().ok());
+            let mut buf = reused.unwrap_or_else(|| Vec::with_capacity(Self::PIECE));
             buf.extend_from_slice(piece);
             if let Err(mpsc::SendError(mut buf)) = to_thread.send(buf) {
                 // Only a panic ends the thread early, and `finish` reports it.

@@ -83,11 +83,8 @@ pub(crate) fn seal(
                 let run = (i..chunks).take(lanes).take_while(|&k| !is_edge(k)).count();
                 let at = envelope.len();
                 envelope.resize(at + run * wire_chunk, 0);
-                let mut group: Vec<FullChunk<'_>> = (i..i + run)
-                    .zip(envelope[at..].chunks_mut(wire_chunk))
-                    .map(|(k, out)| (k as u64, full_chunk(k), out))
-                    .collect();
-                cipher.seal_full_chunks(&mut group);
+                let plain = &message[range(i).0 - prefix.len()..range(i + run - 1).1 - prefix.len()];
+                cipher.seal_full_run(i as u64, plain, &mut envelope[at..]);
                 i += run;
             }
         }

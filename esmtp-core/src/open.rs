@@ -11,6 +11,7 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::chunk_jobs::{self, HEADROOM, OpenAhead};
 use crate::error::OpenError;
 use crate::framing::{self, Context, Signature, Transcript, check_suffix, read_prefix};
+use crate::hash::{BackgroundHasher, HashAlgorithm};
 use crate::header::Header;
 use crate::key::{EnvelopeId, MessageKey};
 use crate::oneshot;
@@ -233,6 +234,7 @@ impl Opener {
             transcript: None,
             signature: Signature::Unsigned,
             carried_md5: None,
+            released_md5: None,
             required_signers: self.required_signers.clone(),
             state: State::Reading,
         };
@@ -264,6 +266,12 @@ enum State {
     Done,
     /// Sticky: a reader that failed once never yields data again.
     Failed(Failure),
+}
+
+/// The MD5 of the plaintext an [`OpenReader`] hands out: being computed, then known.
+enum ReleasedMd5 {
+    Hashing(BackgroundHasher),
+    Done([u8; 16]),
 }
 
 #[derive(Clone, Copy)]
@@ -322,6 +330,9 @@ pub struct OpenReader<R: Read> {
     /// What the prefix says; verified once the final chunk was read.
     signature: Signature,
     carried_md5: Option<[u8; 16]>,
+    /// With [`OpenReader::hash_released`]: the MD5 of what was handed out, while reading, then
+    /// its digest.
+    released_md5: Option<ReleasedMd5>,
     required_signers: Vec<X25519Recipient>,
     state: State,
 }
@@ -362,6 +373,24 @@ impl<R: Read> OpenReader<R> {
     /// `des-cbc-md5`: the verified MD5 digest the envelope carried, once the end was read.
     pub fn carried_md5(&self) -> Option<[u8; 16]> {
         self.carried_md5
+    }
+
+    /// Also compute the MD5 of the plaintext handed out, for [`OpenReader::md5`], on a thread of
+    /// its own ([`crate::hash::BackgroundHasher`]). Nothing to do for `des-cbc-md5`, whose
+    /// envelope carries it.
+    pub fn hash_released(&mut self) {
+        if self.released_md5.is_none() && !self.suite.carries_digest() {
+            self.released_md5 = Some(ReleasedMd5::Hashing(BackgroundHasher::new(HashAlgorithm::Md5)));
+        }
+    }
+
+    /// The plaintext's MD5 once the end was read: the digest a `des-cbc-md5` envelope carried
+    /// (verified), or, after [`OpenReader::hash_released`], that of everything handed out.
+    pub fn md5(&self) -> Option<[u8; 16]> {
+        match &self.released_md5 {
+            Some(ReleasedMd5::Done(digest)) => Some(*digest),
+            _ => self.carried_md5,
+        }
     }
 
     /// Read up to one wire chunk plus one byte of look-ahead, which tells whether it is the
@@ -417,8 +446,10 @@ impl<R: Read> OpenReader<R> {
     fn open_batch_ahead(&mut self) -> Result<(usize, bool), OpenError> {
         let (cipher, threads, index) = (&self.cipher, self.threads, self.index);
         let ahead = self.ahead.get_or_insert_with(|| {
-            // The look-ahead byte read after the first chunk is the next job's first.
-            OpenAhead::new(cipher, threads, index, std::mem::take(&mut self.wire))
+            // The look-ahead byte read after the chunks opened on this thread (one chunk and one
+            // byte are read at a time there) is the next job's first.
+            debug_assert_eq!(self.wire.len(), 1, "the look-ahead byte of a non-final chunk");
+            OpenAhead::new(cipher, threads, index, self.wire.pop())
         });
         let mut job = ahead.next(&mut self.input)?;
         debug_assert_eq!(job.first_index, self.index);
@@ -518,12 +549,21 @@ impl<R: Read> Read for OpenReader<R> {
                 let from = self.released;
                 buf[..n].copy_from_slice(&self.plain[from..from + n]);
                 self.released += n;
+                if let Some(ReleasedMd5::Hashing(hasher)) = &mut self.released_md5 {
+                    hasher.update(&buf[..n]);
+                }
                 return Ok(n);
             }
             if matches!(self.state, State::Done) {
                 // All released: the buffer can go now, wiped in bulk.
                 wipe(&mut self.plain);
                 self.released = 0;
+                if let Some(ReleasedMd5::Hashing(_)) = &self.released_md5
+                    && let Some(ReleasedMd5::Hashing(hasher)) = self.released_md5.take()
+                {
+                    let digest = hasher.finish();
+                    self.released_md5 = digest.try_into().ok().map(ReleasedMd5::Done);
+                }
                 return Ok(0);
             }
             // Everything released so far can go; keep the held-back tail.

@@ -1,13 +1,13 @@
 //! Chunks on several threads (SPEC.md section 5: every chunk is sealed and opened on its own).
 //!
-//! For the one-call paths (the streaming ones keep their workers for the stream's life:
-//! [`crate::pipeline`]). No thread pool lives between calls: a call that has enough chunks starts scoped threads
-//! (`std::thread::scope`), hands chunks to them one at a time from a shared counter (so a thread
-//! that is slowed down by other work on the machine takes fewer), and ends them before it returns.
-//! The calling thread works too, and is the one that sees the finished chunks in order, which is
-//! where hashes of the stream (the MD5 digest, the signed transcript) are computed. The bytes
-//! produced do not depend on the number of threads: each chunk's output depends only on the key,
-//! its index and its input.
+//! The one-call paths' threads (the streams keep theirs for the stream's life:
+//! [`crate::pipeline`]). No thread pool lives between calls: a call that has enough chunks
+//! starts scoped threads (`std::thread::scope`), hands chunks to them one at a time from a
+//! shared counter (so a thread that is slowed down by other work on the machine takes fewer),
+//! and ends them before it returns. The calling thread works too, and is the one that sees the
+//! finished chunks in order, which is where hashes of the stream (the MD5 digest, the signed
+//! transcript) are computed. The bytes produced do not depend on the number of threads: each
+//! chunk's output depends only on the key, its index and its input.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, TryLockError};

@@ -252,13 +252,20 @@ mod tests {
 
     #[test]
     fn dropping_with_jobs_in_flight_ends_the_workers() {
-        let mut pipeline = Pipeline::new(2, |n: u32| {
+        // The work holds a reference that only the workers and the pipeline share: once the
+        // pipeline is dropped, no copy of it may be left in a running thread.
+        let alive = Arc::new(());
+        let held = Arc::clone(&alive);
+        let mut pipeline = Pipeline::new(3, move |n: u32| {
+            let _held = &held;
             thread::sleep(std::time::Duration::from_millis(2));
             n
         });
         for n in 0..10 {
             pipeline.submit(n, false);
         }
+        assert_eq!(pipeline.workers.len(), 2);
         drop(pipeline);
+        assert_eq!(Arc::strong_count(&alive), 1, "a worker outlived its pipeline");
     }
 }

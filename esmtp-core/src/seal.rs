@@ -19,7 +19,7 @@ use crate::pipeline::Pipeline;
 use crate::random::{OsRandom, RandomSource};
 use crate::recipient::Recipient;
 use crate::stanza::{self, Stanza};
-use crate::suite::{CHUNK_SIZE, ChunkCipher, FullChunk, Suite};
+use crate::suite::{CHUNK_SIZE, ChunkCipher, Suite};
 use crate::wipe::wipe;
 use crate::x25519::X25519Identity;
 
@@ -358,40 +358,18 @@ impl<W: Write> SealWriter<W> {
             return self.submit(chunks);
         }
         self.write_sealed_ahead()?;
-        let full = (chunks - 1) * CHUNK_SIZE;
+        // On this thread (a batch is at most what the cipher seals side by side, or the last
+        // one): the full chunks, then, at the end, the message's final chunk.
+        let full = if last { chunks - 1 } else { chunks };
+        let (full_len, full_wire) = (full * CHUNK_SIZE, full * self.suite.wire_chunk_len());
+        let final_wire = if last { self.suite.wire_len(self.buffer.len() - full_len) } else { 0 };
         self.wire.clear();
-        self.wire.resize(
-            (chunks - 1) * self.suite.wire_chunk_len() + self.suite.wire_len(self.buffer.len() - full),
-            0,
-        );
-        let (index, cipher) = (self.index, &self.cipher);
-        let final_index = index + chunks as u64 - 1;
-        // Full chunks in groups the cipher seals side by side; the message's final chunk alone.
-        let mut groups: Vec<Vec<FullChunk<'_>>> = Vec::with_capacity(chunks);
-        let mut final_chunk = None;
-        let jobs = self
-            .buffer
-            .chunks(CHUNK_SIZE)
-            .chain(self.buffer.is_empty().then_some(&[][..]))
-            .zip(self.wire.chunks_mut(self.suite.wire_chunk_len()))
-            .zip(index..)
-            .map(|((plain, out), i)| (i, plain, out));
-        for job in jobs {
-            match groups.last_mut() {
-                _ if last && job.0 == final_index => final_chunk = Some(job),
-                Some(group) if group.len() < cipher.lanes() => group.push(job),
-                _ => groups.push(vec![job]),
-            }
-        }
-        parallel::run(
-            groups,
-            parallel::threads_for(self.suite, chunks, self.threads),
-            |group| cipher.seal_full_chunks(group),
-            || {},
-            |_| {},
-        );
-        if let Some((i, plain, out)) = final_chunk {
-            cipher.seal_chunk_into(i, true, plain, out);
+        self.wire.resize(full_wire + final_wire, 0);
+        let (plain_full, plain_final) = self.buffer.split_at(full_len);
+        let (wire_full, wire_final) = self.wire.split_at_mut(full_wire);
+        self.cipher.seal_full_run(self.index, plain_full, wire_full);
+        if last {
+            self.cipher.seal_chunk_into(self.index + full as u64, true, plain_final, wire_final);
         }
         wipe(&mut self.buffer);
         self.index += chunks as u64;

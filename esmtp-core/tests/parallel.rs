@@ -103,8 +103,10 @@ fn same_bytes_on_any_thread_count_one_call_and_streaming() {
                     };
                     assert_eq!(opened.signature(), &expected, "{what}");
                     let mut reader = opener.open_reader(&reference.envelope[..]).unwrap();
+                    reader.hash_released();
                     assert!(read_in_pieces(&mut reader).unwrap() == message, "{what}: open_reader");
                     assert!(reader.is_verified());
+                    assert_eq!(reader.md5(), Some(common::md5(&message)), "{what}: the reader's MD5");
                     assert_eq!(reader.carried_md5().is_some(), suite == Suite::LegacyDesCbcMd5);
                 }
             }

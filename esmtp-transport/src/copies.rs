@@ -93,6 +93,11 @@ impl Copies {
         Copies { first: HashMap::new(), enabled: false }
     }
 
+    /// Whether copies are looked for at all (a message's fingerprint is needed only then).
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled
+    }
+
     /// Remember `raw` at `location` as an original, unless an earlier one has its fingerprint.
     pub(crate) fn remember(&mut self, raw: &[u8], location: &MessageRef) {
         if let Some(fp) = Fingerprint::of(raw) {

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Cursor, Read};
 
-use esmtp_core::hash::{BackgroundHasher, HashAlgorithm, to_hex};
+use esmtp_core::hash::to_hex;
 use esmtp_core::{ARMOR_BEGIN as BEGIN, is_armored};
 use esmtp_core::{ArmorReader, OpenError, Signature, Suite};
 
@@ -102,33 +102,18 @@ fn open(args: &OpenArgs) -> Result<Report> {
 
     let result = (|| -> Result<_> {
         let mut reader = opener.open_reader(source)?;
-        // des-cbc-md5 envelopes carry the MD5 and the reader verifies it; for the other suites it
-        // is computed here, over exactly the bytes released, when it is shown, and on a thread of
-        // its own (on the one that also reads and writes, it was most of a large open's time).
-        let shown = !args.quiet || args.json;
-        let mut md5 = (shown && reader.suite() != Suite::LegacyDesCbcMd5)
-            .then(|| BackgroundHasher::new(HashAlgorithm::Md5));
+        // The MD5 is computed (the modern suite) only when it is shown.
+        if !args.quiet || args.json {
+            reader.hash_released();
+        }
         let bytes = files::copy(
             &mut reader,
             &mut output,
             |e| Failure::from(OpenError::from_io(e)),
             |e| Failure::io(format_args!("cannot write {out_name}"), &e),
-            |chunk| {
-                if let Some(h) = &mut md5 {
-                    h.update(chunk);
-                }
-            },
+            |_| {},
         )?;
-        let md5 = match md5 {
-            Some(h) => Some(h.finish()),
-            None if reader.suite() == Suite::LegacyDesCbcMd5 => Some(
-                reader
-                    .carried_md5()
-                    .map(|d| d.to_vec())
-                    .ok_or_else(|| Failure::from(OpenError::DecryptionFailed))?,
-            ),
-            None => None,
-        };
+        let md5 = reader.md5().map(|digest| digest.to_vec());
         if !reader.is_verified() {
             // Invariant: the copy read to the end, which verifies every chunk and the signature.
             return Err(Failure::from(OpenError::DecryptionFailed));

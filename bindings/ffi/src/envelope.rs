@@ -4,7 +4,6 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use esmtp_core::hash::{BackgroundHasher, HashAlgorithm};
 use esmtp_core::{Argon2Params, ArmorReader, ArmorWriter, Opener, Passphrase, Sealer, Signature};
 use zeroize::Zeroizing;
 
@@ -309,11 +308,7 @@ pub fn open_stream(
     let source: Box<dyn Read + '_> =
         if armored { Box::new(ArmorReader::new(input)) } else { Box::new(input) };
     let mut reader = options.opener().open_reader(source)?;
-    // The report's MD5: des-cbc-md5 envelopes carry it (verified by the reader); for the other
-    // suites it is computed over the bytes released, on a thread of its own so that it does not
-    // bound the stream.
-    let carried = reader.suite() == esmtp_core::Suite::LegacyDesCbcMd5;
-    let mut md5 = (!carried).then(|| BackgroundHasher::new(HashAlgorithm::Md5));
+    reader.hash_released();
     let mut buf = Zeroizing::new(vec![0u8; 1 << 16]);
     let mut size = 0u64;
     loop {
@@ -321,19 +316,12 @@ pub fn open_stream(
         if n == 0 {
             break;
         }
-        if let Some(md5) = &mut md5 {
-            md5.update(&buf[..n]);
-        }
         output.write_all(&buf[..n]).map_err(|e| Error::io("the output", &e))?;
         size += n as u64;
     }
     output.flush().map_err(|e| Error::io("the output", &e))?;
-    let md5 = match (reader.carried_md5(), md5) {
-        (Some(carried), _) => carried.to_vec(),
-        (None, Some(md5)) => md5.finish(),
-        // A des-cbc-md5 reader that reached the end has verified the digest it carried.
-        (None, None) => return Err(Error::from(esmtp_core::OpenError::DecryptionFailed)),
-    };
+    // Known once the end was read (which the loop did).
+    let md5 = reader.md5().ok_or(esmtp_core::OpenError::DecryptionFailed)?;
     let md5_hex = esmtp_core::hash::to_hex(&md5);
     Ok(OpenReport {
         md5_hex,

@@ -226,6 +226,18 @@ impl ChunkCipher {
         }
     }
 
+    /// Seal the full, non-final chunks `plaintext` holds (whole chunks only), the first of them
+    /// chunk `first`, into `out` (as many wire chunks): [`ChunkCipher::seal_full_chunks`] on
+    /// contiguous buffers.
+    pub(crate) fn seal_full_run(&self, first: u64, plaintext: &[u8], out: &mut [u8]) {
+        debug_assert!(plaintext.len().is_multiple_of(CHUNK_SIZE), "whole chunks only");
+        let mut chunks: Vec<FullChunk<'_>> = (first..)
+            .zip(plaintext.chunks_exact(CHUNK_SIZE).zip(out.chunks_exact_mut(self.suite().wire_chunk_len())))
+            .map(|(i, (plain, out))| (i, plain, out))
+            .collect();
+        self.seal_full_chunks(&mut chunks);
+    }
+
     /// Authenticate and decrypt chunk `index` into the start of `out`; the plaintext length.
     /// `out` needs [`CHUNK_SIZE`] bytes for a non-final chunk, the ciphertext's length (the wire
     /// length less 16) for a final one.

@@ -58,11 +58,16 @@ pub(super) fn read_batches(
     batches: &[Vec<usize>],
     state: &mut State<'_, '_>,
 ) -> Result<()> {
-    if batches.is_empty() {
-        return Ok(());
+    match batches {
+        [] => return Ok(()),
+        // Nothing to read ahead of: no threads for it (a fetch of a few new mails, or a group of
+        // key slips, is one batch).
+        [batch] => return super::download(source, batch, state),
+        _ => {}
     }
     let workers = workers();
     let limit = in_flight(workers);
+    let fingerprints = state.copies.enabled();
     let (job_tx, job_rx) = mpsc::channel::<Job<'_>>();
     let job_rx = Mutex::new(job_rx);
     let (done_tx, done_rx) = mpsc::channel::<Done>();
@@ -78,8 +83,10 @@ pub(super) fn read_batches(
                         messages
                             .into_iter()
                             .map(|(i, raw)| {
-                                let prepared =
-                                    raw.as_deref().ok().map(|raw| Prepared::new(raw, Some(&reader)));
+                                let prepared = raw
+                                    .as_deref()
+                                    .ok()
+                                    .map(|raw| Prepared::new(raw, Some(&reader), fingerprints));
                                 ((i, raw), prepared)
                             })
                             .collect()

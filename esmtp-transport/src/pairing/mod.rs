@@ -219,9 +219,10 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
-    /// Headers and fingerprint of `raw`; with `reader`, its read too. The headers are parsed
-    /// once: a read that gives the outer headers gives the Message-ID too.
-    pub(crate) fn new(raw: &[u8], reader: Option<&Reader<'_>>) -> Self {
+    /// Headers of `raw`, and its fingerprint when copies are looked for (`fingerprint`: it
+    /// hashes the whole message); with `reader`, its read too. The headers are parsed once: a
+    /// read that gives the outer headers gives the Message-ID too.
+    pub(crate) fn new(raw: &[u8], reader: Option<&Reader<'_>>, fingerprint: bool) -> Self {
         let read = reader.map(|r| r.read(raw));
         let info = match read.as_ref().and_then(|r| r.outer.as_ref()) {
             Some(_) => None,
@@ -232,7 +233,7 @@ impl Prepared {
             (None, Some(outer)) => outer.message_id.as_deref(),
             (None, None) => None,
         };
-        let fingerprint = Fingerprint::with_message_id(message_id, raw);
+        let fingerprint = if fingerprint { Fingerprint::with_message_id(message_id, raw) } else { None };
         Prepared { info, fingerprint, read }
     }
 }
@@ -258,7 +259,8 @@ fn settle(
             return;
         }
     };
-    let Prepared { info, fingerprint, read } = prepared.unwrap_or_else(|| Prepared::new(raw, None));
+    let Prepared { info, fingerprint, read } =
+        prepared.unwrap_or_else(|| Prepared::new(raw, None, state.copies.enabled()));
     if let Some(original) = state.copies.original_by(fingerprint, &candidate.location) {
         state.copy_of[i] = Some(original);
         return;

@@ -255,8 +255,7 @@ impl SmtpConn {
     }
 
     /// Send a group of command lines in one write (RFC 2920 pipelining), replies not read: the
-    /// caller reads one per line with [`SmtpConn::reply`], in order. The deadline and read
-    /// budget cover the whole group.
+    /// caller reads one per line with [`SmtpConn::reply`], in order.
     pub(crate) fn send_group(&mut self, lines: &[String], during: &str) -> Result<()> {
         self.wire.control().begin(DEFAULT_BUDGET);
         let result = self.wire.send_lines(lines, during);
@@ -267,8 +266,11 @@ impl SmtpConn {
     }
 
     /// The next reply, whatever its code (the caller judges it). An I/O or protocol failure, or
-    /// a 421 (the server closing the session), breaks the session.
+    /// a 421 (the server closing the session), breaks the session. Each reply has the deadline
+    /// and read budget of a command's, as without pipelining: a server that takes its time over
+    /// each of many recipients is not cut off for their number.
     pub(crate) fn reply(&mut self, during: &str) -> Result<Reply> {
+        self.wire.control().begin(DEFAULT_BUDGET);
         let result = read_reply(&mut self.wire, during);
         match &result {
             Ok(reply) if reply.code == 421 => self.broken = true,

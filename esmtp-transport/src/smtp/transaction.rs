@@ -140,7 +140,5 @@ fn closing(reply: &Reply, during: &str) -> Result<(), Failed> {
 /// 3.1. Its reply (a refusal, there being no recipient) is read and dropped; a session that
 /// fails here is given up.
 fn end_empty(conn: &mut SmtpConn) {
-    if conn.send_group(&[".".to_string()], "the end of an empty message").is_ok() {
-        let _ = conn.reply("the end of an empty message");
-    }
+    let _ = conn.command(".", "the end of an empty message");
 }

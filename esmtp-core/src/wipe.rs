@@ -14,6 +14,13 @@ pub(crate) fn wipe(buf: &mut Vec<u8>) {
     buf.clear();
 }
 
+/// [`wipe`] for text: wipe its bytes and spare capacity, and empty it.
+pub(crate) fn wipe_string(text: &mut String) {
+    let mut bytes = std::mem::take(text).into_bytes();
+    wipe(&mut bytes);
+    *text = String::from_utf8(bytes).unwrap_or_default();
+}
+
 /// Wipe and free a secret buffer now, leaving an empty one (whose own drop then has nothing to
 /// wipe, instead of wiping byte by byte).
 pub(crate) fn wipe_zeroizing(buf: &mut Zeroizing<Vec<u8>>) {

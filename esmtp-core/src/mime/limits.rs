@@ -5,10 +5,15 @@
 //! 10,000 levels overflow a 2 MiB thread stack. [`Parsed`] therefore takes such trees apart
 //! iteratively when it is dropped, and the depth check runs without recursion. The pre-scan caps
 //! the number of parts mail-parser will allocate, which input size alone would not.
+//!
+//! A parsed inner entity holds decoded plaintext of its own (every base64 or quoted-printable
+//! body, and nested messages decoded from them): [`parse_secret`] parses one whose drop wipes
+//! those copies.
 
+use std::borrow::Cow;
 use std::ops::Deref;
 
-use mail_parser::{Message, MessageParser, PartType};
+use mail_parser::{Message, MessageParser, MessagePart, PartType};
 
 use super::MimeError;
 
@@ -36,41 +41,81 @@ impl Default for Limits {
 /// Generous, so that text with many `--` lines still parses and the exact count decides.
 const PRESCAN_FACTOR: usize = 64;
 
-/// A parsed mail whose drop never recurses deeper than the depth limit allows.
-pub(crate) struct Parsed<'a>(Option<Message<'a>>);
+/// A parsed mail whose drop never recurses deeper than the depth limit allows, and wipes the
+/// decoded bodies when they are a secret.
+pub(crate) struct Parsed<'a> {
+    message: Option<Message<'a>>,
+    secret: bool,
+}
 
 impl<'a> Deref for Parsed<'a> {
     type Target = Message<'a>;
 
     fn deref(&self) -> &Message<'a> {
         // Only Drop takes the message out.
-        self.0.as_ref().expect("message present until drop")
+        self.message.as_ref().expect("message present until drop")
+    }
+}
+
+impl<'a> Parsed<'a> {
+    /// The top message's parts, for taking decoded bodies out instead of copying them (what is
+    /// left is still wiped on drop).
+    pub(crate) fn parts_mut(&mut self) -> &mut [MessagePart<'a>] {
+        &mut self.message.as_mut().expect("message present until drop").parts
     }
 }
 
 impl Drop for Parsed<'_> {
     fn drop(&mut self) {
-        let mut stack: Vec<Message<'_>> = self.0.take().into_iter().collect();
+        let mut stack: Vec<Message<'_>> = self.message.take().into_iter().collect();
         while let Some(mut message) = stack.pop() {
             for part in &mut message.parts {
                 if matches!(part.body, PartType::Message(_))
                     && let PartType::Message(inner) = std::mem::take(&mut part.body)
                 {
                     stack.push(inner);
+                } else if self.secret {
+                    wipe_body(&mut part.body);
                 }
+            }
+            if self.secret
+                && let Cow::Owned(raw) = &mut message.raw_message
+            {
+                crate::wipe::wipe(raw);
             }
         }
     }
 }
 
+/// Wipe a body mail-parser decoded into a buffer of its own (one borrowed from the input is the
+/// input's to wipe).
+fn wipe_body(body: &mut PartType<'_>) {
+    match body {
+        PartType::Binary(Cow::Owned(bytes)) | PartType::InlineBinary(Cow::Owned(bytes)) => {
+            crate::wipe::wipe(bytes)
+        }
+        PartType::Text(Cow::Owned(text)) | PartType::Html(Cow::Owned(text)) => crate::wipe::wipe_string(text),
+        _ => {}
+    }
+}
+
 /// Check the limits, parse, and check the parsed structure.
 pub(crate) fn parse<'a>(raw: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, MimeError> {
+    parse_as(raw, limits, false)
+}
+
+/// [`parse`] a plaintext (an inner entity): the decoded bodies are wiped when it is dropped.
+pub(crate) fn parse_secret<'a>(raw: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, MimeError> {
+    parse_as(raw, limits, true)
+}
+
+fn parse_as<'a>(raw: &'a [u8], limits: &Limits, secret: bool) -> Result<Parsed<'a>, MimeError> {
     pre_scan(raw, limits)?;
-    let parsed = Parsed(MessageParser::new().parse(raw));
+    let parsed = Parsed { message: MessageParser::new().parse(raw), secret };
     // mail-parser takes anything before a colon or line end as a header name, even binary bytes.
     let field_name =
         |name: &str| !name.is_empty() && name.bytes().all(|b| (33..=126).contains(&b) && b != b':');
-    let root = parsed.0.as_ref().and_then(|m| m.parts.first());
+    let root = parsed.message.as_ref().and_then(|m| m.parts.first());
     if root.is_none_or(|root| !root.headers.iter().any(|h| field_name(h.name()))) {
         return Err(MimeError::Malformed("no header field: not a mail"));
     }
@@ -175,5 +220,21 @@ mod tests {
         assert!(parse(three, &Limits::default()).is_ok());
         assert!(matches!(parse(b"\x00\x01", &Limits::default()), Err(MimeError::Malformed(_))));
         assert!(matches!(parse(b"\n\nbody", &Limits::default()), Err(MimeError::Malformed(_))));
+    }
+
+    /// Bodies mail-parser decoded into buffers of its own are wiped; bodies that borrow the
+    /// input are left alone (they are the input's).
+    #[test]
+    fn owned_bodies_are_wiped_borrowed_ones_left() {
+        let mut binary = PartType::Binary(Cow::Owned(vec![1u8; 64]));
+        let mut text = PartType::Text(Cow::Owned("secret".to_string()));
+        let input = [9u8; 8];
+        let mut borrowed = PartType::Binary(Cow::Borrowed(&input[..]));
+        for body in [&mut binary, &mut text, &mut borrowed] {
+            wipe_body(body);
+        }
+        assert!(matches!(&binary, PartType::Binary(Cow::Owned(b)) if b.is_empty()));
+        assert!(matches!(&text, PartType::Text(Cow::Owned(t)) if t.is_empty()));
+        assert!(matches!(&borrowed, PartType::Binary(Cow::Borrowed(b)) if b == &[9u8; 8]));
     }
 }

@@ -54,6 +54,10 @@ pub struct MailHeaders {
 }
 
 /// An opened encrypted mail.
+///
+/// Its text, HTML, attachments and inner entity are plaintext, wiped when it is dropped (so its
+/// fields are taken with `std::mem::take`, not moved out). A copy made of them is the copier's to
+/// wipe.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct OpenedMail {
@@ -93,6 +97,14 @@ impl OpenedMail {
     /// [`OpenedMail::md5`] as 32 lower-case hex digits.
     pub fn md5_hex(&self) -> String {
         hex::encode(self.md5())
+    }
+}
+
+impl Drop for OpenedMail {
+    /// The bodies and attachments are plaintext: wiped, in bulk, like [`OpenedMail::inner`].
+    fn drop(&mut self) {
+        wipe_contents(&mut self.text, &mut self.html, &mut self.attachments);
+        crate::wipe::wipe_zeroizing(&mut self.inner);
     }
 }
 
@@ -188,9 +200,12 @@ pub fn read_mail(raw: &[u8], opener: &Opener, limits: &Limits) -> Result<ReadMai
             checked_id(&envelope, header_id)?;
             drop(message);
             let opened = opener.open(&envelope)?;
+            // The envelope is not needed any more: a large mail need not hold it beside its
+            // plaintext and the parts taken from it.
+            drop(envelope);
             let (protected, text, html, attachments) = {
-                let inner = limits::parse(opened.plaintext(), limits)?;
-                let (text, html, attachments) = contents(&inner, opened.plaintext())?;
+                let mut inner = limits::parse_secret(opened.plaintext(), limits)?;
+                let (text, html, attachments) = contents(&mut inner, opened.plaintext())?;
                 (headers(&inner), text, html, attachments)
             };
             let md5 = std::sync::OnceLock::new();
@@ -360,9 +375,21 @@ fn id_header(message: &Message<'_>, name: &str, why: &'static str) -> Result<Opt
 /// Text, HTML and attachments of the inner entity (MIME.md section 2, last paragraph).
 type Contents = (Option<String>, Option<String>, Vec<Attachment>);
 
-fn contents(inner: &Message<'_>, raw: &[u8]) -> Result<Contents, MimeError> {
-    let (mut text, mut html, mut attachments) = (None, None, Vec::new());
-    for part in &inner.parts {
+fn contents(inner: &mut limits::Parsed<'_>, raw: &[u8]) -> Result<Contents, MimeError> {
+    let mut found: Contents = (None, None, Vec::new());
+    match take_contents(inner, raw, &mut found) {
+        Ok(()) => Ok(found),
+        Err(e) => {
+            let (text, html, attachments) = &mut found;
+            wipe_contents(text, html, attachments);
+            Err(e)
+        }
+    }
+}
+
+fn take_contents(inner: &mut limits::Parsed<'_>, raw: &[u8], found: &mut Contents) -> Result<(), MimeError> {
+    let (text, html, attachments) = found;
+    for part in inner.parts_mut() {
         if matches!(part.body, PartType::Multipart(_)) {
             continue;
         }
@@ -373,26 +400,40 @@ fn contents(inner: &Message<'_>, raw: &[u8]) -> Result<Contents, MimeError> {
             PartType::Text(t)
                 if text.is_none() && !is_attachment(part) && is_type(part.content_type(), "text/plain") =>
             {
-                text = Some(t.replace("\r\n", "\n"));
+                *text = Some(t.replace("\r\n", "\n"));
             }
             PartType::Html(h) if html.is_none() && !is_attachment(part) => {
-                html = Some(h.replace("\r\n", "\n"))
+                *html = Some(h.replace("\r\n", "\n"))
             }
-            _ => attachments.push(Attachment {
-                filename: part.attachment_name().unwrap_or_default().to_string(),
-                content_type: full_type(part),
-                data: part_bytes(raw, part)?,
-            }),
+            _ => {
+                let filename = part.attachment_name().unwrap_or_default().to_string();
+                let content_type = full_type(part);
+                attachments.push(Attachment { filename, content_type, data: part_bytes(raw, part)? });
+            }
         }
     }
-    Ok((text, html, attachments))
+    Ok(())
+}
+
+/// Wipe what [`contents`] took from a plaintext: an [`OpenedMail`]'s bodies and attachments.
+fn wipe_contents(text: &mut Option<String>, html: &mut Option<String>, attachments: &mut [Attachment]) {
+    for body in [text, html].into_iter().flatten() {
+        crate::wipe::wipe_string(body);
+    }
+    for attachment in attachments {
+        crate::wipe::wipe(&mut attachment.data);
+    }
 }
 
 /// The exact bytes of a leaf part. Text and nested messages are decoded again from the raw
 /// entity: mail-parser's copies are charset-converted (text) or the whole mail (messages).
-fn part_bytes(raw: &[u8], part: &MessagePart<'_>) -> Result<Vec<u8>, MimeError> {
-    if let PartType::Binary(bytes) | PartType::InlineBinary(bytes) = &part.body {
-        return Ok(bytes.to_vec());
+fn part_bytes(raw: &[u8], part: &mut MessagePart<'_>) -> Result<Vec<u8>, MimeError> {
+    if matches!(part.body, PartType::Binary(_) | PartType::InlineBinary(_))
+        && let PartType::Binary(bytes) | PartType::InlineBinary(bytes) = std::mem::take(&mut part.body)
+    {
+        // Taken, not copied: a body mail-parser decoded moves here whole, and leaves no copy of
+        // the plaintext behind.
+        return Ok(bytes.into_owned());
     }
     let slice = raw
         .get(part.offset_body as usize..part.offset_end as usize)
@@ -505,5 +546,36 @@ mod tests {
         assert!(check_version(b"version:1").is_ok());
         assert!(matches!(check_version(b"Version: 2\r\n"), Err(MimeError::UnsupportedVersion)));
         assert!(matches!(check_version(b"hello"), Err(MimeError::Malformed(_))));
+    }
+
+    /// A decoded attachment is taken from the parsed entity, not copied: what stays behind holds
+    /// no plaintext (the leftovers a drop would wipe are not there at all).
+    #[test]
+    fn decoded_attachments_are_taken_not_copied() {
+        let entity = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=a.bin\r\n\r\nAAECAw==\r\n--b--\r\n";
+        let mut inner = limits::parse_secret(entity, &Limits::default()).unwrap();
+        let (text, html, attachments) = contents(&mut inner, entity).unwrap();
+        assert_eq!(text.as_deref(), Some("hello"));
+        assert_eq!(html, None);
+        assert_eq!(attachments.len(), 1);
+        assert_eq!(
+            (attachments[0].filename.as_str(), &attachments[0].data[..]),
+            ("a.bin", &[0u8, 1, 2, 3][..])
+        );
+        let binaries = inner
+            .parts
+            .iter()
+            .filter(|p| matches!(p.body, PartType::Binary(_) | PartType::InlineBinary(_)))
+            .count();
+        assert_eq!(binaries, 0, "the decoded body was left in the parsed entity");
+    }
+
+    #[test]
+    fn wiping_contents_empties_bodies_and_attachments() {
+        let (mut text, mut html) = (Some("secret text".to_string()), Some("<p>secret</p>".to_string()));
+        let mut attachments = vec![Attachment::new("a", "application/octet-stream", vec![7u8; 100])];
+        wipe_contents(&mut text, &mut html, &mut attachments);
+        assert_eq!((text.as_deref(), html.as_deref()), (Some(""), Some("")));
+        assert!(attachments[0].data.is_empty());
     }
 }

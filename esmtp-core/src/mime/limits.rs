@@ -135,7 +135,7 @@ fn pre_scan(raw: &[u8], limits: &Limits) -> Result<(), MimeError> {
     }
     let cap = limits.max_parts.saturating_mul(PRESCAN_FACTOR);
     let (mut delimiters, mut content_types) = (0usize, 0usize);
-    for line in raw.split(|&b| b == b'\n') {
+    for line in super::extract::lines(raw) {
         if line.starts_with(b"--") {
             delimiters += 1;
         } else if line.len() >= 12 && line[..12].eq_ignore_ascii_case(b"content-type") {

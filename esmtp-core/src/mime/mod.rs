@@ -63,6 +63,7 @@
 mod build;
 mod draft;
 mod error;
+mod extract;
 mod limits;
 mod read;
 mod stream;
@@ -72,10 +73,11 @@ pub use build::{EncryptedMail, KeySlipMail, PackageOptions, key_slip_mail, packa
 pub use build::{key_slip_mail_with, package_with};
 pub use draft::{Attachment, MailDraft, Mailbox};
 pub use error::MimeError;
+pub use extract::extract_armor;
 pub use limits::Limits;
 pub use read::{
     EnvelopeForm, MailHeaders, MailKind, OpenedMail, PlainMail, ReadMail, ReceivedKeySlip, classify,
-    extract_armor, read_mail,
+    read_mail,
 };
 #[doc(hidden)]
 pub use stream::package_to_with;

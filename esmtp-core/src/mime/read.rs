@@ -8,17 +8,15 @@
 
 use std::fmt;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{Address, Encoding, HeaderValue, Message, MessagePart, MimeHeaders, PartType};
 
+use super::extract::{extract_armor, lines};
 use super::limits::{self, Limits};
 use super::{
     Attachment, ENVELOPE_CONTENT_TYPE, ENVELOPE_ID_HEADER, KEY_SLIP_CONTENT_TYPE, Mailbox, MimeError,
 };
-use crate::armor::{ARMOR_BEGIN as BEGIN, ARMOR_END as END};
 use crate::{EnvelopeId, KeySlip, Opener, Signature, Suite};
 
 /// Where the envelope of an encrypted mail was found.
@@ -315,47 +313,12 @@ fn encrypted_parts(message: &Message<'_>, root: &MessagePart<'_>) -> Result<Vec<
 }
 
 fn check_version(body: &[u8]) -> Result<(), MimeError> {
-    for line in body.split(|&b| b == b'\n').map(<[u8]>::trim_ascii) {
+    for line in lines(body).map(<[u8]>::trim_ascii) {
         if line.len() >= 8 && line[..8].eq_ignore_ascii_case(b"version:") {
             return if line[8..].trim_ascii() == b"1" { Ok(()) } else { Err(MimeError::UnsupportedVersion) };
         }
     }
     Err(MimeError::Malformed("the version part has no Version line"))
-}
-
-/// The first armored block in `text`, decoded; `None` when there is none. Lenient about line
-/// lengths, line endings, surrounding white space and the quoting of a replying mail client
-/// (`> `, `>> ` or indentation; MIME.md section 5), strict about base64.
-///
-/// # Errors
-/// [`MimeError::Malformed`] when a block starts but is not valid armor.
-pub fn extract_armor(text: &[u8]) -> Result<Option<Vec<u8>>, MimeError> {
-    let mut lines = text.split(|&b| b == b'\n').map(unquote);
-    if !lines.any(|line| line == BEGIN.as_bytes()) {
-        return Ok(None);
-    }
-    let mut base64 = Vec::with_capacity(text.len().min(1 << 20));
-    for line in lines {
-        if line == END.as_bytes() {
-            return STANDARD
-                .decode(&base64)
-                .map(Some)
-                .map_err(|_| MimeError::Malformed("armored envelope: invalid base64"));
-        }
-        if !line.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'=') {
-            return Err(MimeError::Malformed("armored envelope: a line is not base64"));
-        }
-        base64.extend_from_slice(line);
-    }
-    Err(MimeError::Malformed("armored envelope without its END line"))
-}
-
-/// A line without the quoting a mail client adds when it replies (`> `, `>> `, `> > `) or
-/// indents, and without surrounding white space. Base64 never holds `>` or blanks, so nothing
-/// of the armor is lost.
-fn unquote(line: &[u8]) -> &[u8] {
-    let start = line.iter().position(|&b| !matches!(b, b'>' | b' ' | b'\t')).unwrap_or(line.len());
-    line[start..].trim_ascii()
 }
 
 /// The envelope's own id, checked against the header's (before any key is tried).
@@ -511,34 +474,6 @@ fn ids(value: &HeaderValue<'_>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn armor_is_found_leniently_and_decoded_strictly() {
-        let text = b"Hi,\r\n\r\n  -----BEGIN ESMTP ENVELOPE-----  \r\nRVNN\r\n\r\nVFBF\r\nTlY=\r\n-----END ESMTP ENVELOPE-----\r\nBye";
-        assert_eq!(extract_armor(text).unwrap().unwrap(), b"ESMTPENV");
-        assert!(extract_armor(b"no armor here").unwrap().is_none());
-        assert!(extract_armor(b"-----BEGIN ESMTP ENVELOPE-----\nRVNN\n").is_err());
-        assert!(
-            extract_armor(b"-----BEGIN ESMTP ENVELOPE-----\nRV*N\n-----END ESMTP ENVELOPE-----").is_err()
-        );
-        assert!(extract_armor(b"-----BEGIN ESMTP ENVELOPE-----\nRVN\n-----END ESMTP ENVELOPE-----").is_err());
-    }
-
-    #[test]
-    fn armor_quoted_by_a_replying_client_is_found() {
-        let quoted = b"On Monday Alice wrote:\n> -----BEGIN ESMTP ENVELOPE-----\n> RVNN\n>\n> VFBFTlY=\n> -----END ESMTP ENVELOPE-----\n";
-        assert_eq!(extract_armor(quoted).unwrap().unwrap(), b"ESMTPENV");
-        let twice =
-            b">> -----BEGIN ESMTP ENVELOPE-----\r\n> > RVNNVFBFTlY=\r\n>> -----END ESMTP ENVELOPE-----";
-        assert_eq!(extract_armor(twice).unwrap().unwrap(), b"ESMTPENV");
-        let indented =
-            b"    -----BEGIN ESMTP ENVELOPE-----\n\tRVNNVFBFTlY=\n    -----END ESMTP ENVELOPE-----\n";
-        assert_eq!(extract_armor(indented).unwrap().unwrap(), b"ESMTPENV");
-        assert!(
-            extract_armor(b"> -----BEGIN ESMTP ENVELOPE-----\n> RV*N\n> -----END ESMTP ENVELOPE-----")
-                .is_err()
-        );
-    }
 
     #[test]
     fn version_line() {

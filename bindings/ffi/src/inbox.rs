@@ -134,25 +134,27 @@ impl From<&esmtp_transport::Duplicate> for DuplicateMessage {
     }
 }
 
-impl From<&Fetched> for FetchedMessage {
-    fn from(f: &Fetched) -> Self {
-        let outcome = match &f.result {
+impl From<Fetched> for FetchedMessage {
+    /// By value: an opened mail's contents move over ([`MailContent`]'s `From`).
+    fn from(f: Fetched) -> Self {
+        let (uid, uidl) = (f.uid(), f.uidl().map(str::to_string));
+        let outcome = match f.result {
             Ok(Retrieved::Opened { mail, with_key_slip }) => {
-                FetchOutcome::Opened { mail: (&**mail).into(), with_key_slip: *with_key_slip }
+                FetchOutcome::Opened { mail: mail.into(), with_key_slip }
             }
             Ok(Retrieved::KeySlip(slip)) => FetchOutcome::KeySlip {
                 envelope_id: slip.envelope_id.to_string(),
-                key_slip: Arc::new(KeySlip(slip.key_slip.clone())),
+                key_slip: Arc::new(KeySlip(slip.key_slip)),
             },
             Ok(_) => FetchOutcome::Plain,
             Err(e) => {
-                let e = Error::from(e);
+                let e = Error::from(&e);
                 FetchOutcome::Failed { kind: e.kind, reason: e.reason }
             }
         };
         FetchedMessage {
-            uid: f.uid(),
-            uidl: f.uidl().map(str::to_string),
+            uid,
+            uidl,
             size: f.size,
             outer: (&f.outer).into(),
             outcome,
@@ -301,7 +303,7 @@ impl ImapInbox {
         let opener = open.opener();
         let report = self.0.with(|c| c.fetch_esmtp(mailbox, &opener, &opts))?;
         Ok(FetchReport {
-            messages: report.messages.iter().map(FetchedMessage::from).collect(),
+            messages: report.messages.into_iter().map(FetchedMessage::from).collect(),
             sync_state: report.sync.to_string(),
             resynced: report.uid_validity_changed,
             duplicates: report.duplicates.iter().map(DuplicateMessage::from).collect(),
@@ -388,7 +390,7 @@ impl Pop3Inbox {
         let opener = open.opener();
         let report = self.0.with(|c| c.fetch_esmtp(&opener, &opts))?;
         Ok(FetchReport {
-            messages: report.messages.iter().map(FetchedMessage::from).collect(),
+            messages: report.messages.into_iter().map(FetchedMessage::from).collect(),
             sync_state: report.sync.to_string(),
             resynced: report.resynced,
             duplicates: report.duplicates.iter().map(DuplicateMessage::from).collect(),

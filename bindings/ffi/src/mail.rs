@@ -209,27 +209,27 @@ impl std::fmt::Debug for MailContent {
     }
 }
 
-impl From<&OpenedMail> for MailContent {
-    fn from(m: &OpenedMail) -> Self {
+impl From<Box<OpenedMail>> for MailContent {
+    /// The bodies, attachments and inner entity move over, not copied: a large mail is not held
+    /// twice, and no unwiped copy is left behind.
+    fn from(mut m: Box<OpenedMail>) -> Self {
+        // Before the inner entity moves: the MD5 of a modern-suite mail is computed from it.
+        let md5_hex = m.md5_hex();
+        let attachments = std::mem::take(&mut m.attachments)
+            .into_iter()
+            .map(|a| Attachment { filename: a.filename, content_type: a.content_type, data: a.data })
+            .collect();
         MailContent {
             headers: (&m.headers).into(),
             outer: (&m.outer).into(),
-            text: m.text.clone(),
-            html: m.html.clone(),
-            attachments: m
-                .attachments
-                .iter()
-                .map(|a| Attachment {
-                    filename: a.filename.clone(),
-                    content_type: a.content_type.clone(),
-                    data: a.data.clone(),
-                })
-                .collect(),
+            text: m.text.take(),
+            html: m.html.take(),
+            attachments,
             suite: m.suite.into(),
-            md5_hex: m.md5_hex(),
+            md5_hex,
             envelope_id: m.envelope_id.to_string(),
             signer: signer(&m.signature),
-            raw: m.inner.clone(),
+            raw: std::mem::take(&mut m.inner),
         }
     }
 }
@@ -267,7 +267,7 @@ pub enum ReadMail {
 /// [`crate::ErrorKind::MalformedMail`], and the envelope's own errors.
 pub fn read_mail(raw: &[u8], options: &OpenOptions) -> Result<ReadMail> {
     Ok(match mime::read_mail(raw, &options.opener(), &Limits::default())? {
-        mime::ReadMail::Encrypted(mail) => ReadMail::Encrypted { mail: (&*mail).into() },
+        mime::ReadMail::Encrypted(mail) => ReadMail::Encrypted { mail: mail.into() },
         mime::ReadMail::KeySlip(slip) => ReadMail::KeySlip {
             headers: (&slip.headers).into(),
             envelope_id: slip.envelope_id.to_string(),
@@ -313,6 +313,10 @@ mod tests {
         assert_eq!(content.headers.subject.as_deref(), Some("The plan"));
         assert_eq!(content.text.as_deref(), Some("Meet at noon."));
         assert_eq!(content.attachments[0].data, vec![0, 13, 10, 255]);
+        // The contents moved over whole: the MD5 is that of the inner entity it came with.
+        assert!(content.raw.len() > 100, "the inner entity came along");
+        let md5 = esmtp_core::hash::digest(esmtp_core::hash::HashAlgorithm::Md5, &content.raw);
+        assert_eq!(content.md5_hex, md5.iter().map(|b| format!("{b:02x}")).collect::<String>());
         assert_eq!(content.signer.as_deref(), Some(&*alice.public_key()));
         assert!(content.headers.date.is_some_and(|d| d > 1_700_000_000), "dated now");
         let plain = read_mail(b"From: a@b.example\r\nSubject: hi\r\n\r\nhello\r\n", &open).unwrap();

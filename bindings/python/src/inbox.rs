@@ -93,10 +93,11 @@ impl FetchedMessage {
 }
 
 impl FetchedMessage {
-    fn new(py: Python<'_>, m: &esmtp_ffi::FetchedMessage) -> PyResult<Self> {
+    /// By value: an opened mail's buffers move on ([`encrypted_mail`]).
+    fn new(py: Python<'_>, m: esmtp_ffi::FetchedMessage) -> PyResult<Self> {
         let mut out = FetchedMessage {
             uid: m.uid,
-            uidl: m.uidl.clone(),
+            uidl: m.uidl,
             size: m.size,
             outer: headers(py, &m.outer)?,
             status: "plain",
@@ -107,22 +108,22 @@ impl FetchedMessage {
             error: None,
             sender: m.sender.as_ref().map(|s| Py::new(py, SenderCheck::from(s))).transpose()?,
         };
-        match &m.outcome {
+        match m.outcome {
             FetchOutcome::Opened { mail, with_key_slip } => {
                 out.status = "opened";
                 out.envelope_id = Some(mail.envelope_id.clone());
                 out.mail = Some(encrypted_mail(py, mail)?);
-                out.with_key_slip = *with_key_slip;
+                out.with_key_slip = with_key_slip;
             }
             FetchOutcome::KeySlip { envelope_id, key_slip } => {
                 out.status = "key-slip";
-                out.envelope_id = Some(envelope_id.clone());
-                out.key_slip = Some(Py::new(py, KeySlip(key_slip.clone()))?);
+                out.envelope_id = Some(envelope_id);
+                out.key_slip = Some(Py::new(py, KeySlip(key_slip))?);
             }
             FetchOutcome::Plain => {}
             FetchOutcome::Failed { kind, reason } => {
                 out.status = "failed";
-                out.error = Some(exception(py, *kind, reason, false).into_value(py).into_any());
+                out.error = Some(exception(py, kind, &reason, false).into_value(py).into_any());
             }
         }
         Ok(out)
@@ -171,7 +172,7 @@ fn report(py: Python<'_>, r: esmtp_ffi::FetchReport) -> PyResult<FetchReport> {
     Ok(FetchReport {
         messages: r
             .messages
-            .iter()
+            .into_iter()
             .map(|m| FetchedMessage::new(py, m).and_then(|m| Py::new(py, m)))
             .collect::<PyResult<_>>()?,
         sync_state: r.sync_state,

@@ -331,24 +331,29 @@ impl EncryptedMail {
     }
 }
 
-pub(crate) fn encrypted_mail(py: Python<'_>, m: &esmtp_ffi::MailContent) -> PyResult<Py<EncryptedMail>> {
+/// By value: each large buffer (the inner entity, every attachment) is released as soon as its
+/// Python copy exists, so a large mail is not held twice over.
+pub(crate) fn encrypted_mail(py: Python<'_>, m: esmtp_ffi::MailContent) -> PyResult<Py<EncryptedMail>> {
+    let raw = bytes(py, &m.raw);
+    drop(m.raw);
+    let attachments = m
+        .attachments
+        .into_iter()
+        .map(|a| Py::new(py, Attachment::from_ffi(py, &a)))
+        .collect::<PyResult<_>>()?;
     Py::new(
         py,
         EncryptedMail {
             headers: headers(py, &m.headers)?,
             outer: headers(py, &m.outer)?,
-            text: m.text.clone(),
-            html: m.html.clone(),
-            attachments: m
-                .attachments
-                .iter()
-                .map(|a| Py::new(py, Attachment::from_ffi(py, a)))
-                .collect::<PyResult<_>>()?,
+            text: m.text,
+            html: m.html,
+            attachments,
             suite: m.suite.name().to_string(),
-            md5: m.md5_hex.clone(),
-            envelope_id: m.envelope_id.clone(),
-            signer: signer(py, m.signer.clone())?,
-            raw: bytes(py, &m.raw),
+            md5: m.md5_hex,
+            envelope_id: m.envelope_id,
+            signer: signer(py, m.signer)?,
+            raw,
         },
     )
 }
@@ -407,7 +412,7 @@ pub fn read_mail(
     let data = data.as_slice();
     let read = py.detach(|| esmtp_ffi::read_mail(data, &options)).map_err(err)?;
     Ok(match read {
-        esmtp_ffi::ReadMail::Encrypted { mail } => encrypted_mail(py, &mail)?.into_any(),
+        esmtp_ffi::ReadMail::Encrypted { mail } => encrypted_mail(py, mail)?.into_any(),
         esmtp_ffi::ReadMail::KeySlip { headers: h, envelope_id, key_slip } => Py::new(
             py,
             KeySlipMail { headers: headers(py, &h)?, envelope_id, key_slip: Py::new(py, KeySlip(key_slip))? },

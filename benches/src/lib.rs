@@ -208,6 +208,16 @@ pub fn md5(data: &[u8]) -> [u8; 16] {
     md5::Md5::digest(data).into()
 }
 
+/// The process's peak resident set size in KiB (`VmHWM` of `/proc/self/status`; Linux).
+pub fn peak_rss_kib() -> std::io::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| std::io::Error::other("no VmHWM in /proc/self/status"))
+}
+
 /// The value of a `--seconds S` argument (the next argument): the time per operation, in
 /// (0, 60] seconds.
 pub fn seconds_arg(value: Option<String>) -> Result<Duration, Box<dyn std::error::Error>> {

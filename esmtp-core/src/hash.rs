@@ -119,9 +119,10 @@ impl io::Write for Hasher {
 ///
 /// MD5 runs at several hundred MB/s on one core: hashing the plaintext of a large open on the
 /// thread that also reads and writes it made the hash most of the time. Here
-/// [`BackgroundHasher::update`] copies the data into a buffer and hands it over; at most
-/// [`BackgroundHasher::QUEUED`] buffers of at most 64 KiB wait, and each is wiped once hashed
-/// (the data may be plaintext). When no thread can be started, it hashes on the calling thread.
+/// [`BackgroundHasher::update`] copies the data into a buffer of 64 KiB and hands the buffer over
+/// once it is full (so small updates cost a copy, not a hand-over each); at most
+/// [`BackgroundHasher::QUEUED`] full buffers wait, and each is wiped once hashed (the data may be
+/// plaintext). When no thread can be started, it hashes on the calling thread.
 ///
 /// ```
 /// use esmtp_core::hash::{digest, BackgroundHasher, HashAlgorithm};
@@ -135,6 +136,8 @@ pub struct BackgroundHasher(Where);
 
 enum Where {
     Thread {
+        /// Data not handed over yet: less than a piece.
+        filling: Vec<u8>,
         /// `None` once finishing: the thread then hashes what is queued and ends.
         to_thread: Option<SyncSender<Vec<u8>>>,
         /// Buffers back from the thread, wiped, for reuse (behind a lock only so that the hasher,
@@ -176,27 +179,34 @@ impl BackgroundHasher {
             hasher
         });
         BackgroundHasher(match thread {
-            Ok(thread) => {
-                Where::Thread { to_thread: Some(to_thread), spare: Mutex::new(spare), thread: Some(thread) }
-            }
+            Ok(thread) => Where::Thread {
+                filling: Vec::with_capacity(Self::PIECE),
+                to_thread: Some(to_thread),
+                spare: Mutex::new(spare),
+                thread: Some(thread),
+            },
             Err(_) => Where::Here(Hasher::new(algorithm)),
         })
     }
 
-    /// Add data (copied; hashed on the thread).
-    pub fn update(&mut self, data: &[u8]) {
-        let (to_thread, spare) = match &mut self.0 {
-            Where::Here(hasher) => return hasher.update(data),
-            Where::Thread { to_thread: Some(to_thread), spare, .. } => (to_thread, spare),
-            Where::Thread { to_thread: None, .. } => return,
+    /// Add data (copied; hashed on the thread a piece at a time).
+    pub fn update(&mut self, mut data: &[u8]) {
+        let Where::Thread { filling, to_thread, spare, .. } = &mut self.0 else {
+            if let Where::Here(hasher) = &mut self.0 {
+                hasher.update(data);
+            }
+            return;
         };
-        for piece in data.chunks(Self::PIECE) {
-            let reused = spare.get_mut().map_or(None, |spare| spare.try_recv().ok());
-            let mut buf = reused.unwrap_or_else(|| Vec::with_capacity(Self::PIECE));
-            buf.extend_from_slice(piece);
-            if let Err(mpsc::SendError(mut buf)) = to_thread.send(buf) {
-                // Only a panic ends the thread early, and `finish` reports it.
-                crate::wipe::wipe(&mut buf);
+        while !data.is_empty() {
+            let n = data.len().min(Self::PIECE - filling.len());
+            let (piece, rest) = data.split_at(n);
+            filling.extend_from_slice(piece);
+            data = rest;
+            if filling.len() == Self::PIECE {
+                // The next piece goes into a buffer back from the thread (wiped there) if any.
+                let reused = spare.get_mut().map_or(None, |spare| spare.try_recv().ok());
+                let next = reused.unwrap_or_else(|| Vec::with_capacity(Self::PIECE));
+                hand_over(to_thread, std::mem::replace(filling, next));
             }
         }
     }
@@ -208,7 +218,10 @@ impl BackgroundHasher {
     pub fn finish(mut self) -> Vec<u8> {
         match &mut self.0 {
             Where::Here(hasher) => hasher.clone().finish(),
-            Where::Thread { to_thread, thread, .. } => {
+            Where::Thread { filling, to_thread, thread, .. } => {
+                if !filling.is_empty() {
+                    hand_over(to_thread, std::mem::take(filling));
+                }
                 *to_thread = None;
                 match thread.take().map(JoinHandle::join) {
                     Some(Ok(hasher)) => hasher.finish(),
@@ -221,10 +234,20 @@ impl BackgroundHasher {
     }
 }
 
+/// Send a filled buffer to the hashing thread.
+fn hand_over(to_thread: &Option<SyncSender<Vec<u8>>>, buf: Vec<u8>) {
+    let Some(to_thread) = to_thread else { return };
+    if let Err(mpsc::SendError(mut buf)) = to_thread.send(buf) {
+        // Only a panic ends the thread early, and `finish` reports it.
+        crate::wipe::wipe(&mut buf);
+    }
+}
+
 impl Drop for BackgroundHasher {
     fn drop(&mut self) {
         // The thread hashes (and wipes) what is queued, then ends; it is not left behind.
-        if let Where::Thread { to_thread, thread, .. } = &mut self.0 {
+        if let Where::Thread { filling, to_thread, thread, .. } = &mut self.0 {
+            crate::wipe::wipe(filling);
             *to_thread = None;
             if let Some(thread) = thread.take() {
                 let _ = thread.join();
@@ -318,6 +341,8 @@ fn from_hex(text: &str) -> Option<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn background_hashing_gives_the_same_digest() {
         let data: Vec<u8> = (0..1_000_003u32).map(|i| (i * 7 + i / 251) as u8).collect();
@@ -343,8 +368,6 @@ mod tests {
             drop(dropped);
         }
     }
-
-    use super::*;
 
     #[test]
     fn rfc1321_abc_and_sum_lines() {

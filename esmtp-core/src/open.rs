@@ -235,6 +235,7 @@ impl Opener {
             signature: Signature::Unsigned,
             carried_md5: None,
             released_md5: None,
+            handed_out: false,
             required_signers: self.required_signers.clone(),
             state: State::Reading,
         };
@@ -333,6 +334,8 @@ pub struct OpenReader<R: Read> {
     /// With [`OpenReader::hash_released`]: the MD5 of what was handed out, while reading, then
     /// its digest.
     released_md5: Option<ReleasedMd5>,
+    /// Some plaintext was handed out (too late to start [`OpenReader::hash_released`]).
+    handed_out: bool,
     required_signers: Vec<X25519Recipient>,
     state: State,
 }
@@ -377,9 +380,10 @@ impl<R: Read> OpenReader<R> {
 
     /// Also compute the MD5 of the plaintext handed out, for [`OpenReader::md5`], on a thread of
     /// its own ([`crate::hash::BackgroundHasher`]). Nothing to do for `des-cbc-md5`, whose
-    /// envelope carries it.
+    /// envelope carries it. Call it before the first read: once reading has begun it does
+    /// nothing (a digest of part of the message would be a wrong one), and `md5` stays `None`.
     pub fn hash_released(&mut self) {
-        if self.released_md5.is_none() && !self.suite.carries_digest() {
+        if !self.handed_out && self.released_md5.is_none() && !self.suite.carries_digest() {
             self.released_md5 = Some(ReleasedMd5::Hashing(BackgroundHasher::new(HashAlgorithm::Md5)));
         }
     }
@@ -549,6 +553,7 @@ impl<R: Read> Read for OpenReader<R> {
                 let from = self.released;
                 buf[..n].copy_from_slice(&self.plain[from..from + n]);
                 self.released += n;
+                self.handed_out = true;
                 if let Some(ReleasedMd5::Hashing(hasher)) = &mut self.released_md5 {
                     hasher.update(&buf[..n]);
                 }

@@ -187,6 +187,27 @@ fn streaming_releases_only_authenticated_chunks() {
     }
 }
 
+/// `OpenReader::hash_released` asked for before reading gives the message's MD5; asked for
+/// once reading has begun it gives none, rather than the digest of what was left.
+#[test]
+fn the_released_md5_is_whole_or_absent() {
+    let message = common::pattern(3 * 65_536 + 17, 2);
+    let sealed = Sealer::new().key_slip().seal(&message).unwrap();
+    let opener = Opener::new().identity(sealed.key_slip.unwrap());
+
+    let mut early = opener.open_reader(&sealed.envelope[..]).unwrap();
+    early.hash_released();
+    assert!(std::io::copy(&mut early, &mut std::io::sink()).unwrap() == message.len() as u64);
+    assert_eq!(early.md5(), Some(common::md5(&message)));
+
+    let mut late = opener.open_reader(&sealed.envelope[..]).unwrap();
+    late.read_exact(&mut [0u8; 100]).unwrap();
+    late.hash_released();
+    std::io::copy(&mut late, &mut std::io::sink()).unwrap();
+    assert!(late.is_verified());
+    assert_eq!(late.md5(), None);
+}
+
 fn suite_wire_len(suite: Suite) -> usize {
     match suite {
         Suite::LegacyDesCbcMd5 => 65560,

@@ -9,19 +9,10 @@
 #![forbid(unsafe_code)]
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 
+use esmtp_benches::peak_rss_kib;
 use esmtp_core::{KeySlip, Opener, Sealer, Suite};
-
-/// The process's peak resident set size in KiB (`VmHWM` of `/proc/self/status`).
-fn peak_rss_kib() -> io::Result<u64> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or_else(|| io::Error::other("no VmHWM in /proc/self/status"))
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

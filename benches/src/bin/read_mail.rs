@@ -8,18 +8,9 @@
 
 use std::time::{Duration, Instant};
 
+use esmtp_benches::peak_rss_kib;
 use esmtp_core::mime::{self, Attachment, Limits, MailDraft, Mailbox, PackageOptions, ReadMail};
 use esmtp_core::{Opener, Sealer, X25519Identity};
-
-/// The process's peak resident set size in KiB (`VmHWM` of `/proc/self/status`).
-fn peak_rss_kib() -> Result<u64, Box<dyn std::error::Error>> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    Ok(status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .ok_or("no VmHWM in /proc/self/status")?)
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut mib, mut rounds) = (30usize, 5usize);

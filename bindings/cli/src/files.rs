@@ -186,7 +186,6 @@ pub fn copy<R: Read + ?Sized, W: Write + ?Sized>(
     output: &mut W,
     mut on_read: impl FnMut(io::Error) -> Failure,
     mut on_write: impl FnMut(io::Error) -> Failure,
-    mut each: impl FnMut(&[u8]),
 ) -> Result<u64> {
     let mut buf = vec![0u8; 1 << 16];
     let mut total = 0u64;
@@ -197,7 +196,6 @@ pub fn copy<R: Read + ?Sized, W: Write + ?Sized>(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(on_read(e)),
         };
-        each(&buf[..n]);
         output.write_all(&buf[..n]).map_err(&mut on_write)?;
         total += n as u64;
     }

@@ -111,7 +111,6 @@ fn open(args: &OpenArgs) -> Result<Report> {
             &mut output,
             |e| Failure::from(OpenError::from_io(e)),
             |e| Failure::io(format_args!("cannot write {out_name}"), &e),
-            |_| {},
         )?;
         let md5 = reader.md5().map(|digest| digest.to_vec());
         if !reader.is_verified() {

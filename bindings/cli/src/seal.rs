@@ -112,7 +112,6 @@ fn stream<W: Write>(
         &mut writer,
         |e| Failure::io(format_args!("cannot read {in_name}"), &e),
         |e| write_failure(out_name, &e),
-        |_| {},
     )?;
     writer.finish().map_err(|e| write_failure(out_name, &e))
 }

@@ -99,7 +99,7 @@ pub(super) fn read_batches(
         }
         drop(done_tx);
 
-        let mut order = Order { next: 0, waiting: BTreeMap::new() };
+        let mut order = Order { batches, next: 0, read: BTreeMap::new() };
         let mut sent = 0usize;
         let mut result = Ok(());
         for batch in batches {
@@ -117,7 +117,6 @@ pub(super) fn read_batches(
                 break;
             }
             let job = Job { seq: sent, reader: state.reader.clone(), messages };
-            order.expect(sent, batch.clone());
             sent += 1;
             if job_tx.send(job).is_err() {
                 break;
@@ -138,37 +137,32 @@ pub(super) fn read_batches(
 }
 
 /// Batches that came back out of order, waiting for the ones before them.
-struct Order {
+struct Order<'b> {
+    /// Every batch, in the order they are downloaded: a batch's place is its job's `seq`.
+    batches: &'b [Vec<usize>],
     /// The place of the next batch to settle.
     next: usize,
-    /// By place: the batch's candidates (for the ones never handed over), and once read, the
-    /// reads.
-    waiting: BTreeMap<usize, (Vec<usize>, Option<Read>)>,
+    /// By place: the reads of the batches back from the workers and not settled yet.
+    read: BTreeMap<usize, Read>,
 }
 
-impl Order {
-    fn expect(&mut self, seq: usize, batch: Vec<usize>) {
-        self.waiting.insert(seq, (batch, None));
-    }
-
+impl Order<'_> {
     fn arrived(&mut self, (seq, read): Done) {
         let read = read.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        if let Some(entry) = self.waiting.get_mut(&seq) {
-            entry.1 = Some(read);
-        }
+        self.read.insert(seq, read);
     }
 
     /// Settle every batch that is next in order and read.
     fn settle_in_order(&mut self, state: &mut State<'_, '_>) {
-        while let Some((_, Some(_))) = self.waiting.get(&self.next) {
-            let Some((batch, Some(read))) = self.waiting.remove(&self.next) else { break };
+        while let Some(read) = self.read.remove(&self.next) {
             for ((i, raw), prepared) in read {
                 match raw {
                     Ok(raw) => settle(state, i, Ok(&raw), prepared),
                     Err(e) => settle(state, i, Err(e), prepared),
                 }
             }
-            settle_missing(state, &batch);
+            // The batch's candidates the server did not give.
+            settle_missing(state, &self.batches[self.next]);
             self.next += 1;
         }
     }

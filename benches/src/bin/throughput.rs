@@ -4,7 +4,8 @@
 //!
 //! Usage: `throughput [--seconds S] [--only GROUP,...]`: time per operation (default 1 s); the
 //! groups to run (default all): `aead`, `des`, `md5`, `api`, `hash`, `cores` (one thread
-//! against every core, 25 MiB).
+//! against every core, 25 MiB), `x25519` (operations per second, not MB/s: the key agreement and
+//! the opening of a small mail to an X25519 identity).
 #![forbid(unsafe_code)]
 
 use std::hint::black_box;
@@ -13,11 +14,11 @@ use std::time::Duration;
 
 use des::Des;
 use esmtp_benches::{
-    CHUNK, FastDes, MIB, chacha_impls, des_cbc_decrypt_with, des_cbc_encrypt_with, input, md5, seconds_arg,
-    throughput_mb_s,
+    CHUNK, FastDes, KIB, MIB, chacha_impls, des_cbc_decrypt_with, des_cbc_encrypt_with, input, md5,
+    seconds_arg, throughput_mb_s,
 };
 use esmtp_core::hash::{HashAlgorithm, digest};
-use esmtp_core::{Opener, Sealer, Suite};
+use esmtp_core::{Opener, Sealer, Suite, X25519Identity};
 
 fn report(name: &str, what: &str, mb_s: f64) {
     println!("{name}\t{mb_s:.1}\t{what}");
@@ -41,7 +42,7 @@ fn stream_open(
     }
 }
 
-const GROUPS: [&str; 6] = ["aead", "des", "md5", "api", "hash", "cores"];
+const GROUPS: [&str; 7] = ["aead", "des", "md5", "api", "hash", "cores", "x25519"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut t = Duration::from_secs(1);
@@ -85,6 +86,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if wanted("cores") {
         cores(t)?;
     }
+    if wanted("x25519") {
+        x25519(t)?;
+    }
     if wanted("hash") {
         let message = input(16 * MIB);
         for (algorithm, name) in [(HashAlgorithm::Md5, "md5-16m"), (HashAlgorithm::Sha256, "sha256-16m")] {
@@ -97,7 +101,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Raw ChaCha20-Poly1305 sealing of 64 KiB buffers, every implementation compiled in.
+/// Raw ChaCha20-Poly1305 sealing of 64 KiB buffers, every implementation compiled in; then 1 MiB
+/// and 16 MiB sealed in place as the format's 64 KiB chunks, each under its own nonce: what the
+/// envelope's payload costs with nothing else around it, the ceiling of `Sealer::seal` on one
+/// core with that implementation.
 fn aead(t: Duration) {
     let mut buf = input(CHUNK);
     for aead in chacha_impls([0x42; 32]) {
@@ -110,6 +117,53 @@ fn aead(t: Duration) {
             mb_s,
         );
     }
+    for (size, label) in [(MIB, "1m"), (16 * MIB, "16m")] {
+        let mut message = input(size);
+        for aead in chacha_impls([0x42; 32]) {
+            let mb_s = throughput_mb_s(size, t, || {
+                for (index, chunk) in (0u64..).zip(message.chunks_mut(CHUNK)) {
+                    black_box(aead.seal_in_place(index, black_box(chunk)));
+                }
+            });
+            report(
+                &format!("chacha20-poly1305-{label}-chunked-{}", aead.name()),
+                &format!(
+                    "ChaCha20-Poly1305 seal in place, {} MiB as 64 KiB chunks ({})",
+                    size / MIB,
+                    aead.name()
+                ),
+                mb_s,
+            );
+        }
+    }
+}
+
+/// Operations per second (not MB/s) of the X25519 key agreement (`x25519-dalek`, as esmtp-core's
+/// recipients use it) and of `Opener::open` of a 1 KiB envelope to an X25519 identity: one mail's
+/// fixed cost, the floor of fetching and opening many small mails.
+fn x25519(t: Duration) -> Result<(), Box<dyn std::error::Error>> {
+    // throughput_mb_s counts bytes per microsecond; one "byte" of a million per call makes that
+    // calls per second.
+    let per_s = |op: &mut dyn FnMut()| throughput_mb_s(1_000_000, t, op);
+    let secret = x25519_dalek::StaticSecret::from([0x42; 32]);
+    let peer = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from([0x24; 32]));
+    let ops = per_s(&mut || {
+        black_box(black_box(&secret).diffie_hellman(black_box(&peer)));
+    });
+    report("x25519-dalek-ops", "X25519 key agreements per second (x25519-dalek)", ops);
+
+    let bob = X25519Identity::generate()?;
+    let message = input(KIB);
+    let sealed = Sealer::new().recipient(bob.to_public()).seal(&message)?;
+    let opener = Opener::new().identity(bob);
+    if opener.open(&sealed.envelope)?.plaintext() != &message[..] {
+        return Err("round trip failed".into());
+    }
+    let ops = per_s(&mut || {
+        black_box(opener.open(black_box(&sealed.envelope)).map(|o| o.plaintext().len()).unwrap_or(0));
+    });
+    report("open-x25519-1k-ops", "Opener::open of 1 KiB to an X25519 identity, per second", ops);
+    Ok(())
 }
 
 /// DES-CBC with PKCS#7 on 64 KiB buffers, the `des` crate and esmtp-core's `FastDes`.

@@ -371,7 +371,13 @@ impl<W: Write> SealWriter<W> {
         if last {
             self.cipher.seal_chunk_into(self.index + full as u64, true, plain_final, wire_final);
         }
-        wipe(&mut self.buffer);
+        if last {
+            wipe(&mut self.buffer);
+        } else {
+            // Overwritten by the next batch, and wiped at the end (above, or when the writer is
+            // dropped): wiping every batch too was one more pass over each byte.
+            self.buffer.clear();
+        }
         self.index += chunks as u64;
         if self.threads > 1 && self.index >= parallel::stream_workers_from(self.suite) {
             // From here on the chunks go to workers, in jobs (the buffer grows to one in `push`).

@@ -1,6 +1,8 @@
 //! Finding an armored envelope in text (MIME.md section 5, rules 2 and 3): leniently about
 //! where it sits and how a replying client quoted it, strictly about its base64.
 
+use std::cell::Cell;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
@@ -14,11 +16,14 @@ use crate::armor::{ARMOR_BEGIN as BEGIN, ARMOR_END as END};
 /// # Errors
 /// [`MimeError::Malformed`] when a block starts but is not valid armor.
 pub fn extract_armor(text: &[u8]) -> Result<Option<Vec<u8>>, MimeError> {
-    let mut lines = lines(text).map(unquote);
+    // The bytes of `text` the lines taken so far spanned, each with its `\n`: what follows the
+    // BEGIN line is the most the armor can hold, however long the text before it.
+    let spanned = Cell::new(0usize);
+    let mut lines = lines(text).inspect(|raw| spanned.set(spanned.get() + raw.len() + 1)).map(unquote);
     if !lines.any(|line| line == BEGIN.as_bytes()) {
         return Ok(None);
     }
-    let mut armor = ArmorDecoder::new(text.len());
+    let mut armor = ArmorDecoder::new(text.len().saturating_sub(spanned.get()));
     for line in lines {
         if line == END.as_bytes() {
             return armor.finish();
@@ -136,6 +141,19 @@ mod tests {
             extract_armor(b"-----BEGIN ESMTP ENVELOPE-----\nRV*N\n-----END ESMTP ENVELOPE-----").is_err()
         );
         assert!(extract_armor(b"-----BEGIN ESMTP ENVELOPE-----\nRVN\n-----END ESMTP ENVELOPE-----").is_err());
+    }
+
+    /// Room is made for what follows the BEGIN line, not for the whole text: a small armor
+    /// after a long letter must not reserve the letter's size.
+    #[test]
+    fn room_is_made_for_what_follows_the_begin_line() {
+        let mut text = b"Dear Bob,\n".repeat(100_000);
+        text.extend_from_slice(
+            b"-----BEGIN ESMTP ENVELOPE-----\nRVNNVFBFTlY=\n-----END ESMTP ENVELOPE-----\n",
+        );
+        let envelope = extract_armor(&text).unwrap().unwrap();
+        assert_eq!(envelope, b"ESMTPENV");
+        assert!(envelope.capacity() < 100, "reserved {} bytes for 8", envelope.capacity());
     }
 
     #[test]

@@ -45,24 +45,20 @@ impl Wire {
     /// Send one command line; the CRLF is added here. Lines with CR or LF are refused, so a
     /// value cannot smuggle in a second command.
     pub(crate) fn send(&mut self, line: &str, during: &str) -> Result<()> {
-        if line.contains(['\r', '\n']) {
-            return Err(Error::new(ErrorKind::Config, format!("a line break inside {during}")));
-        }
-        let mut out = zeroize::Zeroizing::new(Vec::with_capacity(line.len() + 2));
-        out.extend_from_slice(line.as_bytes());
-        out.extend_from_slice(b"\r\n");
-        self.write_all(&out, during)
+        self.send_lines(&[line], during)
     }
 
     /// Send several command lines in one write (a pipelined group); each gets its CRLF, and a
     /// line with CR or LF is refused before anything is written.
-    pub(crate) fn send_lines(&mut self, lines: &[String], during: &str) -> Result<()> {
-        if lines.iter().any(|l| l.contains(['\r', '\n'])) {
+    pub(crate) fn send_lines<L: AsRef<str>>(&mut self, lines: &[L], during: &str) -> Result<()> {
+        if lines.iter().any(|l| l.as_ref().contains(['\r', '\n'])) {
             return Err(Error::new(ErrorKind::Config, format!("a line break inside {during}")));
         }
-        let mut out = Vec::with_capacity(lines.iter().map(|l| l.len() + 2).sum());
+        // Wiped when dropped: a line may carry a secret (AUTH).
+        let mut out =
+            zeroize::Zeroizing::new(Vec::with_capacity(lines.iter().map(|l| l.as_ref().len() + 2).sum()));
         for line in lines {
-            out.extend_from_slice(line.as_bytes());
+            out.extend_from_slice(line.as_ref().as_bytes());
             out.extend_from_slice(b"\r\n");
         }
         self.write_all(&out, during)

@@ -34,6 +34,8 @@ struct Args {
     out: Option<PathBuf>,
     mailbox: Option<String>,
     key: Option<PathBuf>,
+    /// imap-fetch: messages per UID FETCH (the library's default without it).
+    batch: Option<usize>,
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args> {
@@ -47,6 +49,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args> {
             "--out" => parsed.out = Some(value.into()),
             "--mailbox" => parsed.mailbox = Some(value),
             "--key" => parsed.key = Some(value.into()),
+            "--batch" => parsed.batch = Some(value.parse()?),
             other => return Err(format!("unknown argument {other:?}").into()),
         }
     }
@@ -135,7 +138,11 @@ fn main() -> Result<()> {
             let opener = Opener::new().identity(bob);
             let start = Instant::now();
             let mut imap = ImapClient::connect(&account)?;
-            let report = imap.fetch_esmtp(&mailbox, &opener, &ImapFetchOptions::default())?;
+            let mut options = ImapFetchOptions::default();
+            if let Some(batch) = args.batch {
+                options.batch_size = batch;
+            }
+            let report = imap.fetch_esmtp(&mailbox, &opener, &options)?;
             let opened = report.opened().count();
             let seconds = start.elapsed().as_secs_f64();
             imap.logout()?;

@@ -122,7 +122,9 @@ impl io::Write for Hasher {
 /// [`BackgroundHasher::update`] copies the data into a buffer of 64 KiB and hands the buffer over
 /// once it is full (so small updates cost a copy, not a hand-over each); at most
 /// [`BackgroundHasher::QUEUED`] full buffers wait, and each is wiped once hashed (the data may be
-/// plaintext). When no thread can be started, it hashes on the calling thread.
+/// plaintext). The thread starts with the first full buffer: a stream shorter than that (most
+/// mails) is hashed on the calling thread by [`BackgroundHasher::finish`], without the cost of a
+/// thread. When no thread can be started, it hashes on the calling thread.
 ///
 /// ```
 /// use esmtp_core::hash::{digest, BackgroundHasher, HashAlgorithm};
@@ -132,12 +134,17 @@ impl io::Write for Hasher {
 /// hasher.update(b"world");
 /// assert_eq!(hasher.finish(), digest(HashAlgorithm::Md5, b"hello world"));
 /// ```
-pub struct BackgroundHasher(Where);
+pub struct BackgroundHasher {
+    algorithm: HashAlgorithm,
+    /// Data not hashed or handed over yet: less than a piece.
+    filling: Vec<u8>,
+    worker: Worker,
+}
 
-enum Where {
+enum Worker {
+    /// No piece was full yet.
+    NotStarted,
     Thread {
-        /// Data not handed over yet: less than a piece.
-        filling: Vec<u8>,
         /// `None` once finishing: the thread then hashes what is queued and ends.
         to_thread: Option<SyncSender<Vec<u8>>>,
         /// Buffers back from the thread, wiped, for reuse (behind a lock only so that the hasher,
@@ -153,7 +160,8 @@ enum Where {
 impl fmt::Debug for BackgroundHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BackgroundHasher")
-            .field("on_a_thread", &matches!(self.0, Where::Thread { .. }))
+            .field("algorithm", &self.algorithm)
+            .field("on_a_thread", &matches!(self.worker, Worker::Thread { .. }))
             .finish()
     }
 }
@@ -163,8 +171,13 @@ impl BackgroundHasher {
     pub const QUEUED: usize = 8;
     const PIECE: usize = 1 << 16;
 
-    /// Start hashing with `algorithm` on a new thread.
+    /// Start hashing with `algorithm` (the thread starts once there is a piece for it).
     pub fn new(algorithm: HashAlgorithm) -> Self {
+        BackgroundHasher { algorithm, filling: Vec::new(), worker: Worker::NotStarted }
+    }
+
+    /// The hashing thread, or the calling thread's hasher if none can be started.
+    fn start(algorithm: HashAlgorithm) -> Worker {
         let (to_thread, from_caller) = mpsc::sync_channel::<Vec<u8>>(Self::QUEUED);
         let (back, spare) = mpsc::channel::<Vec<u8>>();
         let thread = thread::Builder::new().name("esmtp-hash".into()).spawn(move || {
@@ -178,36 +191,47 @@ impl BackgroundHasher {
             }
             hasher
         });
-        BackgroundHasher(match thread {
-            Ok(thread) => Where::Thread {
-                filling: Vec::with_capacity(Self::PIECE),
-                to_thread: Some(to_thread),
-                spare: Mutex::new(spare),
-                thread: Some(thread),
-            },
-            Err(_) => Where::Here(Hasher::new(algorithm)),
-        })
+        match thread {
+            Ok(thread) => {
+                Worker::Thread { to_thread: Some(to_thread), spare: Mutex::new(spare), thread: Some(thread) }
+            }
+            Err(_) => Worker::Here(Hasher::new(algorithm)),
+        }
     }
 
     /// Add data (copied; hashed on the thread a piece at a time).
     pub fn update(&mut self, mut data: &[u8]) {
-        let Where::Thread { filling, to_thread, spare, .. } = &mut self.0 else {
-            if let Where::Here(hasher) = &mut self.0 {
-                hasher.update(data);
-            }
-            return;
-        };
         while !data.is_empty() {
-            let n = data.len().min(Self::PIECE - filling.len());
-            let (piece, rest) = data.split_at(n);
-            filling.extend_from_slice(piece);
-            data = rest;
-            if filling.len() == Self::PIECE {
-                // The next piece goes into a buffer back from the thread (wiped there) if any.
-                let reused = spare.get_mut().map_or(None, |spare| spare.try_recv().ok());
-                let next = reused.unwrap_or_else(|| Vec::with_capacity(Self::PIECE));
-                hand_over(to_thread, std::mem::replace(filling, next));
+            if self.filling.capacity() == 0 {
+                self.filling.reserve_exact(Self::PIECE);
             }
+            let n = data.len().min(Self::PIECE - self.filling.len());
+            let (piece, rest) = data.split_at(n);
+            self.filling.extend_from_slice(piece);
+            data = rest;
+            if self.filling.len() == Self::PIECE {
+                self.hand_over_full();
+            }
+        }
+    }
+
+    /// Pass the full `filling` on: to the thread (started now if need be), or to the hasher here.
+    fn hand_over_full(&mut self) {
+        if matches!(self.worker, Worker::NotStarted) {
+            self.worker = Self::start(self.algorithm);
+        }
+        match &mut self.worker {
+            Worker::Thread { to_thread, spare, .. } => {
+                // The next piece goes into a buffer back from the thread (wiped there) if any.
+                let reused = spare.get_mut().ok().and_then(|spare| spare.try_recv().ok());
+                let next = reused.unwrap_or_else(|| Vec::with_capacity(Self::PIECE));
+                hand_over(to_thread, std::mem::replace(&mut self.filling, next));
+            }
+            Worker::Here(hasher) => {
+                hasher.update(&self.filling);
+                crate::wipe::wipe(&mut self.filling);
+            }
+            Worker::NotStarted => unreachable!("started above"),
         }
     }
 
@@ -216,14 +240,26 @@ impl BackgroundHasher {
     /// # Panics
     /// When the hashing thread panicked (it does not, short of running out of memory).
     pub fn finish(mut self) -> Vec<u8> {
-        match &mut self.0 {
-            Where::Here(hasher) => hasher.clone().finish(),
-            Where::Thread { filling, to_thread, thread, .. } => {
+        let mut filling = std::mem::take(&mut self.filling);
+        match std::mem::replace(&mut self.worker, Worker::NotStarted) {
+            // Shorter than a piece: no thread was needed.
+            Worker::NotStarted => {
+                let digest = digest(self.algorithm, &filling);
+                crate::wipe::wipe(&mut filling);
+                digest
+            }
+            Worker::Here(mut hasher) => {
+                hasher.update(&filling);
+                crate::wipe::wipe(&mut filling);
+                hasher.finish()
+            }
+            Worker::Thread { to_thread, thread, .. } => {
                 if !filling.is_empty() {
-                    hand_over(to_thread, std::mem::take(filling));
+                    hand_over(&to_thread, filling);
                 }
-                *to_thread = None;
-                match thread.take().map(JoinHandle::join) {
+                // The queue closes: the thread hashes what is in it, then ends.
+                drop(to_thread);
+                match thread.map(JoinHandle::join) {
                     Some(Ok(hasher)) => hasher.finish(),
                     Some(Err(panic)) => std::panic::resume_unwind(panic),
                     // Joined only here and in `drop`, each taking `self`.
@@ -245,9 +281,9 @@ fn hand_over(to_thread: &Option<SyncSender<Vec<u8>>>, buf: Vec<u8>) {
 
 impl Drop for BackgroundHasher {
     fn drop(&mut self) {
+        crate::wipe::wipe(&mut self.filling);
         // The thread hashes (and wipes) what is queued, then ends; it is not left behind.
-        if let Where::Thread { filling, to_thread, thread, .. } = &mut self.0 {
-            crate::wipe::wipe(filling);
+        if let Worker::Thread { to_thread, thread, .. } = &mut self.worker {
             *to_thread = None;
             if let Some(thread) = thread.take() {
                 let _ = thread.join();
@@ -362,6 +398,12 @@ mod tests {
                 );
             }
             assert_eq!(BackgroundHasher::new(algorithm).finish(), digest(algorithm, b""));
+            // Less than a piece starts no thread; a full piece does.
+            let mut short = BackgroundHasher::new(algorithm);
+            short.update(&data[..BackgroundHasher::PIECE - 1]);
+            assert!(matches!(short.worker, Worker::NotStarted), "a thread for less than a piece");
+            short.update(&data[..1]);
+            assert!(matches!(short.worker, Worker::Thread { .. }), "no thread for a full piece");
             // Dropped with data queued: returns (the thread ends).
             let mut dropped = BackgroundHasher::new(algorithm);
             dropped.update(&data);

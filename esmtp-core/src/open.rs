@@ -563,12 +563,12 @@ impl<R: Read> Read for OpenReader<R> {
                 // All released: the buffer can go now, wiped in bulk.
                 wipe(&mut self.plain);
                 self.released = 0;
-                if let Some(ReleasedMd5::Hashing(_)) = &self.released_md5
-                    && let Some(ReleasedMd5::Hashing(hasher)) = self.released_md5.take()
-                {
-                    let digest = hasher.finish();
-                    self.released_md5 = digest.try_into().ok().map(ReleasedMd5::Done);
-                }
+                self.released_md5 = match self.released_md5.take() {
+                    Some(ReleasedMd5::Hashing(hasher)) => {
+                        hasher.finish().try_into().ok().map(ReleasedMd5::Done)
+                    }
+                    other => other,
+                };
                 return Ok(0);
             }
             // Everything released so far can go; keep the held-back tail.

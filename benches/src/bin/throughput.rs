@@ -5,7 +5,7 @@
 //! Usage: `throughput [--seconds S] [--only GROUP,...]`: time per operation (default 1 s); the
 //! groups to run (default all): `aead`, `des`, `md5`, `api`, `hash`, `cores` (one thread
 //! against every core, 25 MiB), `x25519` (operations per second, not MB/s: the key agreement and
-//! the opening of a small mail to an X25519 identity).
+//! the opening of a small mail to an X25519 identity, in one call and streaming with its MD5).
 #![forbid(unsafe_code)]
 
 use std::hint::black_box;
@@ -139,8 +139,9 @@ fn aead(t: Duration) {
 }
 
 /// Operations per second (not MB/s) of the X25519 key agreement (`x25519-dalek`, as esmtp-core's
-/// recipients use it) and of `Opener::open` of a 1 KiB envelope to an X25519 identity: one mail's
-/// fixed cost, the floor of fetching and opening many small mails.
+/// recipients use it), of `Opener::open` of a 1 KiB envelope to an X25519 identity, and of
+/// reading the same with `Opener::open_reader` and its MD5: one mail's fixed cost, the floor of
+/// fetching and opening many small mails.
 fn x25519(t: Duration) -> Result<(), Box<dyn std::error::Error>> {
     // throughput_mb_s counts bytes per microsecond; one "byte" of a million per call makes that
     // calls per second.
@@ -163,6 +164,23 @@ fn x25519(t: Duration) -> Result<(), Box<dyn std::error::Error>> {
         black_box(opener.open(black_box(&sealed.envelope)).map(|o| o.plaintext().len()).unwrap_or(0));
     });
     report("open-x25519-1k-ops", "Opener::open of 1 KiB to an X25519 identity, per second", ops);
+
+    // The streaming reader with the MD5 of what it releases, as the CLI and the bindings'
+    // open_file use it.
+    let mut buf = vec![0u8; CHUNK];
+    let ops = per_s(&mut || {
+        let read = opener.open_reader(black_box(&sealed.envelope[..])).and_then(|mut reader| {
+            reader.hash_released();
+            while reader.read(&mut buf)? > 0 {}
+            Ok(reader.md5())
+        });
+        black_box(read.ok());
+    });
+    report(
+        "open-reader-md5-x25519-1k-ops",
+        "Opener::open_reader + hash_released of 1 KiB to an X25519 identity, per second",
+        ops,
+    );
     Ok(())
 }
 
